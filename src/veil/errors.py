@@ -1,0 +1,38 @@
+"""veil's errors: each says what kind of failure it is and what the user can do.
+
+Like PyAV's, every error also inherits the matching builtin, so callers can catch
+either ``veil.InputError`` or ``ValueError``. The CLI turns any ``VeilError`` into
+one line and an exit code; anything else is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+
+class VeilError(Exception):
+    """Base of every error veil raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(VeilError, ValueError):
+    """The input cannot be used: missing, unreadable, empty, corrupt or not a video."""
+
+    exit_code = 2
+
+
+class OutputError(VeilError, OSError):
+    """The output cannot be written (folder missing, no permission, disk full)."""
+
+    exit_code = 3
+
+
+class ModelError(VeilError, RuntimeError):
+    """A model file is missing or malformed, or the detector failed on a frame."""
+
+    exit_code = 4
+
+
+class ConfigError(VeilError, ValueError):
+    """An option or setting has a value veil cannot work with."""
+
+    exit_code = 2
