@@ -1,1 +1,7 @@
-"""veil.pipeline"""
+"""One video end to end: decode -> detect -> fuse -> redact -> encode."""
+
+from veil.pipeline.options import AnonymizeOptions
+from veil.pipeline.report import Report
+from veil.pipeline.run import anonymize
+
+__all__ = ["AnonymizeOptions", "Report", "anonymize"]

@@ -1,0 +1,36 @@
+"""What one run did, for people (the summary line) and programs (the fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Report:
+    """The outcome of :func:`veil.anonymize`."""
+
+    source: Path
+    output: Path
+    frames: int = 0
+    detections: dict[str, int] = field(default_factory=dict)  # seen by the detector, per class
+    covered: dict[str, int] = field(default_factory=dict)  # covered regions incl. inferred, per class
+    timings: dict[str, float] = field(default_factory=dict)  # seconds of work per stage
+    wall_seconds: float = 0.0
+    input_bytes: int = 0
+    output_bytes: int = 0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def size_ratio(self) -> float:
+        return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
+
+    def summary(self) -> str:
+        found = ", ".join(f"{count} {name}" for name, count in sorted(self.detections.items())) or "nothing"
+        return (
+            f"{self.output}: {self.frames} frames, detected {found}, "
+            f"{self.fps:.1f} fps, {self.output_bytes / 1e6:.1f} MB ({self.size_ratio:.2f}x input)"
+        )

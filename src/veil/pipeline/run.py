@@ -1,0 +1,245 @@
+"""One video end to end: decode -> detect -> fuse -> redact -> encode.
+
+Three threads overlap the work: the decoder fills a bounded channel; the
+calling thread runs the detectors and temporal fusion (stateful, so on one
+thread); the writer thread redacts and encodes. Fusion looks ahead a few frames,
+so decoded frames wait in a small buffer until their coverage is final.
+
+Fail closed: every frame the writer receives carries the coverage fusion decided
+for it, any error in any stage stops the run, and the video is written to a
+temporary file that is renamed into place only after the last frame and the
+trailer are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from veil.detect import Detector, build_detectors
+from veil.detect.detections import Detections
+from veil.errors import VeilError
+from veil.files import atomic_path
+from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter, probe
+from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
+from veil.pipeline.options import AnonymizeOptions
+from veil.pipeline.report import Report
+from veil.pipeline.stages import StageGroup
+from veil.redact import Redactor, expand_boxes, make_redactor
+from veil.results import DetectionLog, VideoMetadata
+from veil.track import FusionSettings, TemporalFusion
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called with (frames written, total frames if known) as the output grows."""
+
+
+class StageTimer:
+    """Accumulates seconds of work per stage across threads."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextlib.contextmanager
+    def measure(self, stage: str):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+def anonymize(
+    source: str | Path,
+    destination: str | Path,
+    *,
+    detectors: Sequence[Detector] | None = None,
+    progress: ProgressCallback | None = None,
+    **options: object,
+) -> Report:
+    """Cover every face and plate of ``source`` and write the result to ``destination``.
+
+    ``options`` are the fields of :class:`AnonymizeOptions`. ``detectors``
+    replaces the default detectors (any objects with ``class_name`` and
+    ``detect(image) -> Detections``). Raises a :class:`veil.errors.VeilError`
+    subclass on bad input, a missing model, a failed detector or an unwritable
+    output; ``destination`` then does not exist (or keeps its old content).
+    """
+    settings = AnonymizeOptions.build(**options)
+    source, destination = Path(source), Path(destination)
+    info = probe(source)
+    if detectors is None:
+        detectors = build_detectors(
+            settings.classes,
+            face_model=settings.face_model,
+            plate_model=settings.plate_model,
+            face_threshold=settings.face_threshold,
+            plate_threshold=settings.plate_threshold,
+            threads=settings.threads,
+        )
+    run = _Run(info, settings, list(detectors), progress)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(DetectionLog()) if settings.detections_path else None
+        temporary = stack.enter_context(atomic_path(destination))
+        run.execute(temporary, log)
+        if log is not None and settings.detections_path is not None:
+            log.write(settings.detections_path, _video_metadata(info))
+    report = run.report(source, destination)
+    report.wall_seconds = time.perf_counter() - start
+    report.input_bytes = source.stat().st_size
+    report.output_bytes = destination.stat().st_size
+    return report
+
+
+def _video_metadata(info: VideoInfo) -> VideoMetadata:
+    width, height = info.display_size
+    rate = float(info.average_rate) if info.average_rate else 0.0
+    return VideoMetadata(
+        codec=info.codec,
+        duration_ms=round((info.duration_s or 0.0) * 1000),
+        format=info.format_name,
+        frame_rate=round(rate, 3),
+        frame_width=width,
+        frame_height=height,
+    )
+
+
+class _Run:
+    """The state of one run, shared by its three stages."""
+
+    def __init__(self, info: VideoInfo, settings: AnonymizeOptions, detectors: list[Detector], progress: ProgressCallback | None) -> None:
+        self.info = info
+        self.settings = settings
+        self.detectors = detectors
+        self.progress = progress
+        self.stored_size = (info.width, info.height)
+        self.redactor: Redactor = make_redactor(settings.style, settings.shape)
+        self.padding = {"face": settings.face_padding, "plate": settings.plate_padding}
+        self.timer = StageTimer()
+        self.seen: dict[str, int] = defaultdict(int)
+        self.covered: dict[str, int] = defaultdict(int)
+        self.decoded = 0
+        self.written = 0
+
+    def execute(self, output: Path, log: DetectionLog | None) -> None:
+        group = StageGroup()
+        decoded = group.channel(maxsize=8)
+        redact_queue = group.channel(maxsize=8)
+        with VideoReader(self.info.path, self.info) as reader, VideoWriter(output, self.info, self._encoder_settings()) as writer:
+            group.start("decode", lambda: self._decode(reader, decoded))
+            group.start("encode", lambda: self._redact_and_encode(redact_queue, writer))
+            group.run_here(lambda: self._detect_and_fuse(decoded, redact_queue, log))
+        if self.written != self.decoded:
+            raise VeilError(f"internal error: decoded {self.decoded} frames but wrote {self.written}")
+
+    def _encoder_settings(self) -> EncoderSettings:
+        chosen = {"codec": self.settings.codec, "crf": self.settings.crf, "keep_metadata": self.settings.keep_metadata}
+        if self.settings.preset is not None:
+            chosen["preset"] = self.settings.preset
+        return EncoderSettings(**chosen)
+
+    def _decode(self, reader: VideoReader, decoded) -> None:  # type: ignore[no-untyped-def]
+        frames = iter(reader)
+        while True:
+            with self.timer.measure("decode"):
+                frame = next(frames, None)
+            if frame is None:
+                break
+            decoded.put(frame)
+            self.decoded += 1
+        decoded.close()
+
+    def _detect_and_fuse(self, decoded, redact_queue, log: DetectionLog | None) -> None:  # type: ignore[no-untyped-def]
+        fusion = TemporalFusion(FusionSettings(max_gap=self.settings.max_gap, lead=self.settings.lead, trail=self.settings.trail))
+        waiting: dict[int, VideoFrame] = {}
+
+        def forward(ready: list[tuple[int, Detections]]) -> None:
+            for index, covered in ready:
+                frame = waiting.pop(index)
+                if log is not None:
+                    self._log(log, frame, covered)
+                redact_queue.put((frame, covered))
+
+        for frame in decoded:
+            waiting[frame.index] = frame
+            found = self._detect(frame)
+            with self.timer.measure("track"):
+                ready = fusion.push(frame.index, found)
+            forward(ready)
+        with self.timer.measure("track"):
+            ready = fusion.flush()
+        forward(ready)
+        redact_queue.close()
+
+    def _detect(self, frame: VideoFrame) -> Detections:
+        upright = to_display(frame.image, self.info.rotation)
+        parts = []
+        for detector in self.detectors:
+            with self.timer.measure(f"detect_{detector.class_name}"):
+                found = detector.detect(upright)
+            self.seen[detector.class_name] += len(found)
+            parts.append(Detections(boxes_to_stored(found.boxes, self.info.rotation, self.stored_size), found.scores, found.classes))
+        return Detections.merge(parts)
+
+    def _log(self, log: DetectionLog, frame: VideoFrame, covered: Detections) -> None:
+        upright = Detections(
+            boxes_to_display(covered.boxes, self.info.rotation, self.stored_size),
+            covered.scores,
+            covered.classes,
+            covered.track_ids,
+            covered.seen,
+        )
+        log.add(frame.index, round(frame.timestamp_ms), upright, display_size(self.stored_size, self.info.rotation))
+
+    def _redact_and_encode(self, redact_queue, writer: VideoWriter) -> None:  # type: ignore[no-untyped-def]
+        frames_dir = self.settings.frames_dir
+        if frames_dir is not None:
+            for sub in ("images", "mosaic"):
+                (frames_dir / sub).mkdir(parents=True, exist_ok=True)
+        for frame, covered in redact_queue:
+            if frames_dir is not None:
+                self._save_png(frames_dir / "images", frame)
+            with self.timer.measure("redact"):
+                self.redactor.apply(frame.image, self._regions(covered))
+            if frames_dir is not None:
+                self._save_png(frames_dir / "mosaic", frame)
+            with self.timer.measure("encode"):
+                writer.write(frame.image, frame.pts)
+            self.written += 1
+            for name, count in covered.count_by_class().items():
+                self.covered[name] += count
+            if self.progress is not None:
+                self.progress(self.written, self.info.frame_count)
+        with self.timer.measure("encode"):
+            writer.close()
+
+    def _regions(self, covered: Detections) -> np.ndarray:
+        """Pixel regions to cover: each class's boxes grown by its padding."""
+        regions = [
+            expand_boxes(covered.boxes[covered.classes == name], padding, self.settings.min_box_size, self.stored_size)
+            for name, padding in self.padding.items()
+        ]
+        return np.concatenate(regions) if regions else np.empty((0, 4), np.int32)
+
+    def _save_png(self, folder: Path, frame: VideoFrame) -> None:
+        upright = to_display(frame.image, self.info.rotation)
+        path = folder / f"{frame.index:06d}.png"
+        with atomic_path(path) as temporary:
+            if not cv2.imwrite(str(temporary), cv2.cvtColor(upright, cv2.COLOR_RGB2BGR)):
+                raise VeilError(f"could not write frame image {path}")
+
+    def report(self, source: Path, destination: Path) -> Report:
+        return Report(
+            source=source,
+            output=destination,
+            frames=self.written,
+            detections=dict(self.seen),
+            covered=dict(self.covered),
+            timings={stage: round(seconds, 3) for stage, seconds in self.timer.seconds.items()},
+        )

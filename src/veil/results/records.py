@@ -1,0 +1,128 @@
+"""The detection record and its JSON forms (the shapes of the job API).
+
+Boxes are written as the hosted API wrote them: ``BoundingBox`` with ``Left``,
+``Top``, ``Width`` and ``Height`` as fractions of the displayed frame,
+``Confidence`` 0-100, ``Timestamp`` in milliseconds. Faces follow
+``GetFaceDetection``'s ``Faces[]``; plates follow ``DetectCustomLabels``'
+``CustomLabels[]`` with the label ``vehicle_registration_plate``. veil adds
+``FrameIndex``, ``TrackId`` and ``Source`` (``seen`` by the detector or
+``inferred`` by temporal fusion).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from veil.detect.detections import FACE, PLATE, Detections
+from veil.files import atomic_path
+
+PLATE_LABEL = "vehicle_registration_plate"
+
+
+def bounding_box(box: tuple[float, float, float, float], frame_size: tuple[int, int]) -> dict[str, float]:
+    """A pixel box ``x1, y1, x2, y2`` as the API's ratios of the frame."""
+    width, height = frame_size
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return {
+        "Width": round((x2 - x1) / width, 6),
+        "Height": round((y2 - y1) / height, 6),
+        "Left": round(x1 / width, 6),
+        "Top": round(y1 / height, 6),
+    }
+
+
+@dataclass(frozen=True)
+class VideoMetadata:
+    """What the job API reports about a video (``VideoMetadata``)."""
+
+    codec: str
+    duration_ms: int
+    format: str
+    frame_rate: float
+    frame_width: int
+    frame_height: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Codec": self.codec,
+            "DurationMillis": self.duration_ms,
+            "Format": self.format,
+            "FrameRate": self.frame_rate,
+            "FrameHeight": self.frame_height,
+            "FrameWidth": self.frame_width,
+        }
+
+
+def frame_records(frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]) -> list[tuple[str, dict[str, Any]]]:
+    """The API records of one frame's detections, as ``(class, record)`` pairs."""
+    records = []
+    for i in range(len(detections)):
+        class_name = str(detections.classes[i])
+        geometry = bounding_box(tuple(detections.boxes[i]), frame_size)
+        confidence = round(float(detections.scores[i]) * 100, 3)
+        if class_name == FACE:
+            body: dict[str, Any] = {"Face": {"BoundingBox": geometry, "Confidence": confidence}}
+        else:
+            body = {"CustomLabel": {"Name": PLATE_LABEL, "Confidence": confidence, "Geometry": {"BoundingBox": geometry}}}
+        record = {
+            "Timestamp": timestamp_ms,
+            "FrameIndex": frame_index,
+            **body,
+            "TrackId": int(detections.track_ids[i]),
+            "Source": "seen" if detections.seen[i] else "inferred",
+        }
+        records.append((class_name, record))
+    return records
+
+
+class DetectionLog:
+    """Collects every detection of a video without holding them in memory.
+
+    Records are spooled as JSON lines to temporary files (one per class) and
+    assembled into the final document by :meth:`write`, so a long video's
+    detections cost disk, not RAM.
+    """
+
+    _KEYS = {FACE: "Faces", PLATE: "CustomLabels"}
+
+    def __init__(self) -> None:
+        self._spools: dict[str, IO[str]] = {
+            name: tempfile.TemporaryFile("w+", encoding="utf-8") for name in self._KEYS
+        }
+
+    def add(self, frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]) -> None:
+        for class_name, record in frame_records(frame_index, timestamp_ms, detections, frame_size):
+            self._spools[class_name].write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def write(self, path: str | Path, metadata: VideoMetadata) -> None:
+        """Write the whole document atomically to ``path``."""
+        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+            out.write('{"VideoMetadata":' + json.dumps(metadata.to_api()))
+            for class_name, key in self._KEYS.items():
+                out.write(f',"{key}":[')
+                self._copy_records(self._spools[class_name], out)
+                out.write("]")
+            out.write("}\n")
+
+    @staticmethod
+    def _copy_records(spool: IO[str], out: IO[str]) -> None:
+        spool.seek(0)
+        for number, line in enumerate(spool):
+            if number:
+                out.write(",")
+            out.write(line.rstrip("\n"))
+        spool.seek(0, 2)
+
+    def close(self) -> None:
+        for spool in self._spools.values():
+            spool.close()
+
+    def __enter__(self) -> DetectionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,214 @@
+"""Temporal fusion: turn per-frame detections into stable, gap-free coverage.
+
+The detector misses objects now and then (motion blur, a turned head, a small
+face). A miss in one frame is a leak in that frame, and coverage that blinks on
+and off is both a leak and a distraction. Fusion fixes both, offline, with look-
+ahead:
+
+* detections of the same class are associated frame to frame into tracks
+  (greedy matching on overlap with the box predicted from the track's motion,
+  falling back to centre distance, which grows with the frames since the last
+  sighting, for small, fast objects whose boxes no longer overlap);
+* an object seen at frames t1 and t2 (gap <= ``max_gap``) is covered in every
+  frame between, on a box interpolated linearly between the two sightings;
+* coverage starts ``lead`` frames before the first sighting and ends ``trail``
+  frames after the last one.
+
+A single sighting is never dropped (no "initialisation delay" as in trackers
+that fight false positives): a missed face is worse than an extra mosaic.
+
+Fusion is streaming: ``push`` the detections of frame i and get back the frames
+whose coverage is final, which is every frame older than the look-ahead
+``horizon``. Memory is bounded by the horizon, not by the video length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veil.detect.detections import Detections
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How far fusion reaches in time, in frames."""
+
+    max_gap: int = 10
+    lead: int = 4
+    trail: int = 6
+    min_iou: float = 0.2
+    max_centre_distance: float = 1.0  # per frame elapsed, in units of the larger side of the last box
+
+    def __post_init__(self) -> None:
+        for name in ("max_gap", "lead", "trail"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FusionSettings.{name} must be >= 0")
+
+    @property
+    def horizon(self) -> int:
+        """Frames of look-ahead needed before a frame's coverage is final."""
+        return max(self.lead, self.max_gap + 1)
+
+
+@dataclass
+class _Sighting:
+    frame: int
+    box: np.ndarray
+    score: float
+
+
+@dataclass
+class _Track:
+    track_id: int
+    class_name: str
+    sightings: list[_Sighting] = field(default_factory=list)
+
+    @property
+    def first(self) -> _Sighting:
+        return self.sightings[0]
+
+    @property
+    def last(self) -> _Sighting:
+        return self.sightings[-1]
+
+    def predicted_box(self, frame: int) -> np.ndarray:
+        """The last box moved on by the track's recent velocity."""
+        if len(self.sightings) < 2:
+            return self.last.box
+        before, after = self.sightings[-2], self.sightings[-1]
+        velocity = (after.box - before.box) / max(after.frame - before.frame, 1)
+        return self.last.box + velocity * (frame - after.frame)
+
+    def coverage(self, frame: int, settings: FusionSettings) -> tuple[np.ndarray, float, bool] | None:
+        """The box covering this track in ``frame``: (box, score, seen) or None."""
+        if frame < self.first.frame - settings.lead or frame > self.last.frame + settings.trail:
+            return None
+        if frame <= self.first.frame:
+            return self.first.box, self.first.score, frame == self.first.frame
+        if frame >= self.last.frame:
+            return self.last.box, self.last.score, frame == self.last.frame
+        frames = [s.frame for s in self.sightings]
+        after_index = int(np.searchsorted(frames, frame))
+        after = self.sightings[after_index]
+        if after.frame == frame:
+            return after.box, after.score, True
+        before = self.sightings[after_index - 1]
+        weight = (frame - before.frame) / (after.frame - before.frame)
+        box = before.box * (1 - weight) + after.box * weight
+        return box, min(before.score, after.score), False
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    top_left = np.maximum(box[:2], boxes[:, :2])
+    bottom_right = np.minimum(box[2:], boxes[:, 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    area = np.prod(box[2:] - box[:2])
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return intersection / np.maximum(area + areas - intersection, 1e-6)
+
+
+def _centre_distance(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Distance between centres, in units of ``box``'s larger side."""
+    centre = (box[:2] + box[2:]) / 2
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    scale = max(float(np.max(box[2:] - box[:2])), 1.0)
+    return np.linalg.norm(centres - centre, axis=1) / scale
+
+
+class TemporalFusion:
+    """Streaming association, gap filling and lead/trail extension with look-ahead.
+
+    >>> fusion = TemporalFusion()
+    >>> for index, detections in enumerate(per_frame):   # doctest: +SKIP
+    ...     for ready_index, covered in fusion.push(index, detections): ...
+    >>> for ready_index, covered in fusion.flush(): ...  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: FusionSettings | None = None) -> None:
+        self.settings = settings or FusionSettings()
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._next_to_emit = 0
+        self._last_pushed = -1
+        self._pending: deque[int] = deque()
+
+    def push(self, frame: int, detections: Detections) -> list[tuple[int, Detections]]:
+        """Add the detections of ``frame`` (frames must come in order, 0, 1, 2, ...)."""
+        if frame != self._last_pushed + 1:
+            raise ValueError(f"frames must be pushed in order: expected {self._last_pushed + 1}, got {frame}")
+        self._last_pushed = frame
+        self._associate(frame, detections)
+        return self._emit(up_to=frame - self.settings.horizon)
+
+    def flush(self) -> list[tuple[int, Detections]]:
+        """Emit every remaining frame: the video has ended, nothing more will come."""
+        return self._emit(up_to=self._last_pushed)
+
+    def _associate(self, frame: int, detections: Detections) -> None:
+        live = [t for t in self._tracks if frame - t.last.frame <= self.settings.max_gap + 1]
+        for class_name in np.unique(detections.classes.astype(str)):
+            chosen = detections[detections.classes == class_name]
+            candidates = [t for t in live if t.class_name == class_name]
+            self._match(frame, chosen, candidates, class_name)
+
+    def _match(self, frame: int, detections: Detections, tracks: list[_Track], class_name: str) -> None:
+        unmatched = list(np.argsort(-detections.scores))
+        if tracks:
+            predicted = np.stack([t.predicted_box(frame) for t in tracks])
+            elapsed = np.array([frame - t.last.frame for t in tracks], dtype=np.float32)
+            for index in list(unmatched):
+                if not tracks:
+                    break
+                box = detections.boxes[index]
+                iou = _iou(box, predicted)
+                distance = _centre_distance(box, predicted)
+                reach = self.settings.max_centre_distance * elapsed
+                eligible = (iou >= self.settings.min_iou) | (distance <= reach)
+                if not eligible.any():
+                    continue
+                best = int(np.argmax(np.where(eligible, iou - distance, -np.inf)))
+                tracks[best].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
+                unmatched.remove(index)
+                tracks.pop(best)
+                predicted = np.delete(predicted, best, axis=0)
+                elapsed = np.delete(elapsed, best)
+        for index in unmatched:
+            track = _Track(self._next_id, class_name, [_Sighting(frame, detections.boxes[index].copy(), float(detections.scores[index]))])
+            self._next_id += 1
+            self._tracks.append(track)
+
+    def _emit(self, up_to: int) -> list[tuple[int, Detections]]:
+        ready = []
+        while self._next_to_emit <= up_to:
+            ready.append((self._next_to_emit, self._covered(self._next_to_emit)))
+            self._next_to_emit += 1
+        self._forget_finished()
+        return ready
+
+    def _covered(self, frame: int) -> Detections:
+        boxes, scores, classes, ids, seen = [], [], [], [], []
+        for track in self._tracks:
+            cover = track.coverage(frame, self.settings)
+            if cover is None:
+                continue
+            box, score, was_seen = cover
+            boxes.append(box)
+            scores.append(score)
+            classes.append(track.class_name)
+            ids.append(track.track_id)
+            seen.append(was_seen)
+        if not boxes:
+            return Detections.empty()
+        return Detections(np.stack(boxes), np.array(scores), np.array(classes, dtype=object), np.array(ids), np.array(seen))
+
+    def _forget_finished(self) -> None:
+        """Drop tracks that can no longer cover a frame still to be emitted."""
+        reach = self.settings.trail
+        self._tracks = [
+            t
+            for t in self._tracks
+            if t.last.frame + reach >= self._next_to_emit or self._last_pushed - t.last.frame <= self.settings.max_gap + 1
+        ]

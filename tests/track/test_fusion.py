@@ -1,0 +1,93 @@
+"""Temporal fusion, stepped frame by frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from veil.detect.detections import Detections
+from veil.track import FusionSettings, TemporalFusion
+
+
+def faces(*boxes: tuple[float, float, float, float], score: float = 0.9) -> Detections:
+    return Detections.of_class(np.array(boxes, dtype=np.float32).reshape(-1, 4), np.full(len(boxes), score), "face")
+
+
+def run(per_frame: list[Detections], settings: FusionSettings) -> list[Detections]:
+    fusion = TemporalFusion(settings)
+    emitted: list[tuple[int, Detections]] = []
+    for index, detections in enumerate(per_frame):
+        emitted += fusion.push(index, detections)
+    emitted += fusion.flush()
+    assert [i for i, _ in emitted] == list(range(len(per_frame))), "every frame is emitted once, in order"
+    return [d for _, d in emitted]
+
+
+NONE = Detections.empty()
+
+
+def test_gap_is_filled_with_interpolated_boxes_marked_inferred() -> None:
+    settings = FusionSettings(max_gap=5, lead=0, trail=0)
+    frames = [faces((0, 0, 10, 10))] + [NONE] * 4 + [faces((50, 0, 60, 10))]
+    out = run(frames, settings)
+    assert all(len(d) == 1 for d in out)
+    assert out[0].seen[0] and out[5].seen[0]
+    assert not any(d.seen[0] for d in out[1:5])
+    np.testing.assert_allclose(out[2].boxes[0], [20, 0, 30, 10])
+    assert len({int(d.track_ids[0]) for d in out}) == 1
+
+
+def test_gap_longer_than_max_gap_is_not_bridged() -> None:
+    settings = FusionSettings(max_gap=2, lead=0, trail=0)
+    frames = [faces((0, 0, 10, 10))] + [NONE] * 5 + [faces((0, 0, 10, 10))]
+    out = run(frames, settings)
+    assert [len(d) for d in out] == [1, 0, 0, 0, 0, 0, 1]
+    assert out[0].track_ids[0] != out[6].track_ids[0]
+
+
+def test_coverage_starts_before_first_and_ends_after_last_sighting() -> None:
+    settings = FusionSettings(max_gap=1, lead=3, trail=2)
+    frames = [NONE] * 5 + [faces((5, 5, 15, 15))] + [NONE] * 6
+    out = run(frames, settings)
+    assert [len(d) for d in out] == [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    np.testing.assert_allclose(out[2].boxes[0], [5, 5, 15, 15])
+
+
+def test_single_frame_detection_is_never_dropped() -> None:
+    out = run([NONE, faces((1, 1, 4, 4), score=0.11), NONE], FusionSettings(max_gap=3, lead=0, trail=0))
+    assert [len(d) for d in out] == [0, 1, 0]
+
+
+def test_two_objects_keep_separate_tracks_and_classes_do_not_mix() -> None:
+    plate = Detections.of_class(np.array([[100, 100, 140, 120]], np.float32), np.array([0.8]), "plate")
+    frames = []
+    for t in range(6):
+        parts = [faces((t, 0, t + 10, 10), (200 - t, 0, 210 - t, 10))]
+        if t != 3:
+            parts.append(plate)
+        frames.append(Detections.merge(parts))
+    out = run(frames, FusionSettings(max_gap=2, lead=0, trail=0))
+    assert all(len(d) == 3 for d in out), "the plate missed at frame 3 is filled in"
+    assert len({int(i) for d in out for i in d.track_ids}) == 3
+    assert set(out[3].classes) == {"face", "plate"}
+
+
+def test_fast_small_object_is_followed_by_centre_distance() -> None:
+    """Boxes that never overlap frame to frame still form one track."""
+    frames = [faces((t * 9, 0, t * 9 + 8, 8)) for t in range(5)]
+    out = run(frames, FusionSettings(max_gap=1, lead=0, trail=0, max_centre_distance=1.5))
+    assert len({int(d.track_ids[0]) for d in out}) == 1
+
+
+def test_memory_is_bounded_by_the_horizon() -> None:
+    fusion = TemporalFusion(FusionSettings(max_gap=3, lead=1, trail=1))
+    for index in range(1000):
+        fusion.push(index, faces((index % 7 * 50, 0, index % 7 * 50 + 10, 10)) if index % 20 == 0 else NONE)
+    assert len(fusion._tracks) <= 2
+
+
+def test_frames_out_of_order_are_rejected() -> None:
+    fusion = TemporalFusion()
+    fusion.push(0, NONE)
+    with pytest.raises(ValueError, match="in order"):
+        fusion.push(2, NONE)
