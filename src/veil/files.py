@@ -32,9 +32,16 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"cannot write to output folder {folder}: permission denied") from error
     os.close(handle)
     temporary = Path(name)
+    os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
         yield temporary
         os.replace(temporary, destination)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

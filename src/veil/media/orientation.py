@@ -1,8 +1,9 @@
 """Display rotation: from the stored picture to what the viewer sees, and back.
 
-``rotation`` is the clockwise angle (0, 90, 180 or 270 degrees) by which the
-stored picture is turned for display, as in a phone's portrait recording stored
-landscape. Detectors see the picture upright; boxes come back to stored
+``rotation`` is FFmpeg's display rotation (``VideoInfo.rotation``): the
+counter-clockwise angle, a multiple of 90 degrees, by which the stored picture
+is turned for display. A phone's portrait recording stored landscape has -90
+(that is, 270): turned 90 degrees clockwise for display. Detectors see the picture upright; boxes come back to stored
 coordinates for redaction, because the output keeps the stored picture and the
 input's rotation.
 """
@@ -15,14 +16,15 @@ _TURNS = {0: 0, 90: 1, 180: 2, 270: 3}
 
 
 def _turns(rotation: int) -> int:
+    """Clockwise quarter turns from stored to display."""
     try:
-        return _TURNS[rotation % 360]
+        return _TURNS[-rotation % 360]
     except KeyError:
         raise ValueError(f"rotation must be a multiple of 90 degrees, not {rotation}") from None
 
 
 def to_display(image: np.ndarray, rotation: int) -> np.ndarray:
-    """The stored ``image`` turned clockwise by ``rotation``, as a viewer sees it."""
+    """The stored ``image`` turned as a viewer sees it."""
     turns = _turns(rotation)
     if turns == 0:
         return image

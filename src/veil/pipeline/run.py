@@ -24,7 +24,7 @@ import numpy as np
 
 from veil.detect import Detector, build_detectors
 from veil.detect.detections import Detections
-from veil.errors import VeilError
+from veil.errors import ModelError, VeilError
 from veil.files import atomic_path
 from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter, probe
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
@@ -182,7 +182,12 @@ class _Run:
         parts = []
         for detector in self.detectors:
             with self.timer.measure(f"detect_{detector.class_name}"):
-                found = detector.detect(upright)
+                try:
+                    found = detector.detect(upright)
+                except VeilError:
+                    raise
+                except Exception as error:
+                    raise ModelError(f"{detector.class_name} detector failed on frame {frame.index}: {error}") from error
             self.seen[detector.class_name] += len(found)
             parts.append(Detections(boxes_to_stored(found.boxes, self.info.rotation, self.stored_size), found.scores, found.classes))
         return Detections.merge(parts)

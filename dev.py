@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Set up veil's environment and run one thing in it, with nothing but Python 3.11+.
+
+    python3 dev.py demo    # set up, render a sample clip, anonymize it
+    python3 dev.py test    # set up, run the test suite (what CI runs)
+
+Setup is idempotent: uv (pinned) is installed into .tools/, and the locked
+dependencies (uv.lock) into .venv/. Extra arguments go to the command run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+UV_VERSION = "0.13.9"
+TOOLS = ROOT / ".tools"
+BIN = "Scripts" if os.name == "nt" else "bin"
+
+
+def run(*command: str | Path) -> None:
+    print("+", " ".join(str(part) for part in command), flush=True)
+    completed = subprocess.run([str(part) for part in command], cwd=ROOT)
+    if completed.returncode:
+        sys.exit(completed.returncode)
+
+
+def uv() -> Path:
+    """uv at the pinned version, in a private virtual environment."""
+    binary = TOOLS / BIN / "uv"
+    if not binary.exists():
+        venv.create(TOOLS, with_pip=True)
+        run(TOOLS / BIN / "python", "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
+    return binary
+
+
+def setup() -> Path:
+    """Install the locked environment into .venv and return its bin folder."""
+    run(uv(), "sync", "--frozen", "--python", sys.executable)
+    return ROOT / ".venv" / BIN
+
+
+def demo(extra: list[str]) -> None:
+    bin_dir = setup()
+    run(bin_dir / "veil", "sample", "samples/sample.mp4")
+    run(
+        bin_dir / "veil", "anonymize", "samples/sample.mp4", "-o", "samples/sample.anonymized.mp4",
+        "--detections", "samples/sample.detections.json", "--overwrite", *extra,
+    )
+
+
+def test(extra: list[str]) -> None:
+    bin_dir = setup()
+    run(bin_dir / "python", "-m", "pytest", *extra)
+
+
+COMMANDS = {"demo": demo, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    COMMANDS[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,192 @@
+"""veil.anonymize end to end, on clips the tests make: faithful video, covered faces, fail closed."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import veil
+from veil.detect import Detections, build_detectors
+from veil.media import VideoReader, probe
+from veil.samples import sample_frame
+from tests.media_factory import make_clip, psnr
+
+FACE_SCENE = (320, 192)
+
+
+@pytest.fixture(scope="module")
+def face_detector():  # type: ignore[no-untyped-def]
+    """The real default face model, loaded once for the module."""
+    return build_detectors(["face"])
+
+
+def scene(size: tuple[int, int] = FACE_SCENE, frames: int = 12):  # type: ignore[no-untyped-def]
+    return lambda index: np.ascontiguousarray(
+        __import__("cv2").resize(sample_frame(index, (640, 360), frames), size)
+    )
+
+
+def decode(path: Path) -> list[tuple[float, np.ndarray]]:
+    with VideoReader(path) as reader:
+        return [(frame.timestamp_ms, frame.image) for frame in reader]
+
+
+def audio_seconds(path: Path) -> list[float]:
+    """Duration of each audio stream, measured from its packets (headers may lack it)."""
+    with av.open(str(path)) as container:
+        spans: dict[int, tuple[int, int]] = {}
+        if not container.streams.audio:
+            return []
+        for packet in container.demux(*container.streams.audio):
+            if packet.pts is None:
+                continue
+            start, end = spans.get(packet.stream.index, (packet.pts, packet.pts))
+            spans[packet.stream.index] = (min(start, packet.pts), max(end, packet.pts + (packet.duration or 0)))
+        streams = {s.index: s for s in container.streams.audio}
+        return [float((end - start) * streams[i].time_base) for i, (start, end) in sorted(spans.items())]
+
+
+@pytest.mark.parametrize(
+    "clip",
+    [
+        dict(size=(320, 180), rate=Fraction(30000, 1001), audio=[("aac", 48000, 2)]),
+        dict(size=(320, 180), vfr=True, audio=[("aac", 44100, 1), ("libopus", 48000, 2)]),
+        dict(size=(1080, 1920), frames=4, rotation=-90),
+        dict(size=(853, 480), frames=6, codec="mpeg4", suffix=".avi"),
+        dict(size=(320, 180), codec="hevc", pix_fmt="yuv420p10le"),
+        dict(size=(320, 180), codec="vp9", suffix=".webm", audio=[("libopus", 48000, 2)]),
+    ],
+    ids=["29.97fps-aac", "vfr-two-audio", "portrait-1080x1920-rotated", "853x480", "hevc-10bit", "vp9-webm"],
+)
+def test_output_is_the_same_video_with_the_same_timing_rotation_and_audio(tmp_path: Path, face_detector, clip: dict) -> None:  # type: ignore[no-untyped-def]
+    suffix = clip.pop("suffix", ".mp4")
+    source = make_clip(tmp_path / f"in{suffix}", location_metadata=suffix == ".mp4", **clip)
+    output = tmp_path / "out.mp4"
+
+    report = veil.anonymize(source, output, detectors=face_detector)
+
+    before, after = probe(source), probe(output)
+    assert (after.width, after.height) == (before.width, before.height)
+    assert after.rotation == before.rotation
+    frames_in, frames_out = decode(source), decode(output)
+    assert len(frames_out) == len(frames_in) == report.frames
+    np.testing.assert_allclose([t for t, _ in frames_out], [t for t, _ in frames_in], atol=1)
+    frame_seconds = 1 / float(before.average_rate or 30)
+    assert len(after.audio) == len(before.audio)
+    np.testing.assert_allclose(audio_seconds(output), audio_seconds(source), atol=frame_seconds)
+    with av.open(str(output)) as container:
+        tags = {k.lower() for k in container.metadata}
+    assert not any("location" in k or "make" in k or "model" in k for k in tags)
+
+
+def test_faces_are_covered_and_the_rest_is_left_as_a_plain_reencode(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "faces.mp4", size=FACE_SCENE, frames=12, content=scene(), crf=12)
+    plain, covered = tmp_path / "plain.mp4", tmp_path / "covered.mp4"
+    detections_path = tmp_path / "detections.json"
+
+    veil.anonymize(source, plain, detectors=[])
+    report = veil.anonymize(source, covered, detectors=face_detector, detections_path=detections_path)
+
+    assert report.detections["face"] >= 10, "the astronaut's face is found in (nearly) every frame"
+    document = json.loads(detections_path.read_text())
+    faces = document["Faces"]
+    assert sorted({f["FrameIndex"] for f in faces}) == list(range(12)), "every frame has its face covered"
+    width, height = FACE_SCENE
+    for (_, plain_image), (_, covered_image), index in zip(decode(plain), decode(covered), range(12)):
+        box = next(f["Face"]["BoundingBox"] for f in faces if f["FrameIndex"] == index)
+        x1, y1 = int(box["Left"] * width), int(box["Top"] * height)
+        x2, y2 = x1 + int(box["Width"] * width), y1 + int(box["Height"] * height)
+        inner = (slice(y1 + 2, y2 - 2), slice(x1 + 2, x2 - 2))
+        assert _detail(covered_image[inner]) < 0.35 * _detail(plain_image[inner]), "fine detail inside the face is gone"
+        far = np.ones((height, width), bool)
+        pad = max(x2 - x1, y2 - y1)
+        far[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad] = False
+        assert psnr(covered_image[far], plain_image[far]) > 35
+
+
+def _detail(region: np.ndarray) -> float:
+    """Energy of pixel-scale detail: differences between neighbouring pixels."""
+    grey = region.astype(np.float32).mean(axis=2)
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
+
+
+def test_detections_json_has_the_job_api_shape(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "faces.mp4", size=FACE_SCENE, frames=6, content=scene(frames=6))
+    path = tmp_path / "d.json"
+    veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, detections_path=path)
+    document = json.loads(path.read_text())
+    assert set(document) == {"VideoMetadata", "Faces", "CustomLabels"}
+    assert document["VideoMetadata"]["FrameWidth"] == FACE_SCENE[0]
+    face = document["Faces"][0]
+    assert set(face["Face"]["BoundingBox"]) == {"Left", "Top", "Width", "Height"}
+    assert 0 < face["Face"]["BoundingBox"]["Width"] < 1
+    assert 10 < face["Face"]["Confidence"] <= 100
+    assert face["Source"] in {"seen", "inferred"}
+    timestamps = [f["Timestamp"] for f in document["Faces"]]
+    assert timestamps == sorted(timestamps) and isinstance(timestamps[0], int)
+
+
+def test_frames_dir_writes_the_seed_layout(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "faces.mp4", size=FACE_SCENE, frames=3, content=scene(frames=3))
+    veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, frames_dir=tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "frames" / "images").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert sorted(p.name for p in (tmp_path / "frames" / "mosaic").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+
+
+class ExplodingDetector:
+    """A detector that fails on its third frame, as a broken model or driver would."""
+
+    class_name = "face"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return Detections.empty()
+
+
+def test_a_detector_failure_fails_the_run_and_leaves_no_output(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", frames=30)
+    output = tmp_path / "out" / "video.mp4"
+    output.parent.mkdir()
+    with pytest.raises(veil.ModelError, match="face detector failed on frame 2"):
+        veil.anonymize(source, output, detectors=[ExplodingDetector()], detections_path=output.parent / "d.json")
+    assert list(output.parent.iterdir()) == [], "no video, no detections file, no temporary file"
+
+
+def test_an_existing_output_is_untouched_when_a_run_fails(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", frames=30)
+    output = tmp_path / "out.mp4"
+    output.write_bytes(b"previous result")
+    with pytest.raises(veil.ModelError):
+        veil.anonymize(source, output, detectors=[ExplodingDetector()])
+    assert output.read_bytes() == b"previous result"
+
+
+def test_bad_options_are_one_readable_error(tmp_path: Path) -> None:
+    with pytest.raises(veil.ConfigError, match="classes"):
+        veil.anonymize(tmp_path / "x.mp4", tmp_path / "y.mp4", classes="face,tattoo")
+
+
+def test_faces_in_a_rotated_phone_video_are_found_upright_and_covered(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
+    """A portrait phone clip is stored landscape with rotation -90: detect on what the viewer sees."""
+    upright = scene((192, 320), frames=6)
+    source = make_clip(
+        tmp_path / "phone.mp4", size=(320, 192), frames=6, rotation=-90, crf=12,
+        content=lambda i: np.ascontiguousarray(np.rot90(upright(i), k=1)),
+    )
+    path = tmp_path / "d.json"
+    report = veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, detections_path=path)
+    assert report.detections["face"] >= 5
+    document = json.loads(path.read_text())
+    assert (document["VideoMetadata"]["FrameWidth"], document["VideoMetadata"]["FrameHeight"]) == (192, 320)
+    box = document["Faces"][0]["Face"]["BoundingBox"]
+    assert box["Height"] > box["Width"] * 0.8, "an upright face box, in display coordinates"
