@@ -11,34 +11,51 @@ from pathlib import Path
 from veil.errors import OutputError
 
 
-@contextlib.contextmanager
-def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``destination``; rename it into place on success.
+class AtomicFile:
+    """A temporary file beside ``destination`` that becomes it on :meth:`publish`.
 
     The temporary file lives in the same folder (so the final rename is atomic
     on POSIX and Windows) and keeps the destination's extension (so muxers that
-    guess the format from the name still work). If the block raises, the
-    temporary file is removed and ``destination`` is left untouched.
+    guess the format from the name still work). :meth:`discard` removes it and
+    leaves ``destination`` untouched.
     """
-    destination = Path(destination)
-    folder = destination.parent if str(destination.parent) else Path(".")
+
+    def __init__(self, destination: str | os.PathLike[str]) -> None:
+        self.destination = Path(destination)
+        folder = self.destination.parent if str(self.destination.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(f"output folder {folder} does not exist")
+        try:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{self.destination.stem}.", suffix=f".partial{self.destination.suffix}", dir=folder
+            )
+        except OSError as error:
+            raise OutputError(f"cannot write to output folder {folder}: {(error.strerror or str(error)).lower()}") from None
+        os.close(handle)
+        self.temporary = Path(name)
+        os.chmod(self.temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
+
+    def publish(self) -> None:
+        try:
+            os.replace(self.temporary, self.destination)
+        except OSError as error:
+            self.discard()
+            raise OutputError(f"cannot write {self.destination}: {(error.strerror or str(error)).lower()}") from None
+
+    def discard(self) -> None:
+        self.temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; rename it into place if the block succeeds."""
+    output = AtomicFile(destination)
     try:
-        handle, name = tempfile.mkstemp(
-            prefix=f".{destination.stem}.", suffix=f".partial{destination.suffix}", dir=folder
-        )
-    except FileNotFoundError as error:
-        raise OutputError(f"output folder {folder} does not exist") from error
-    except PermissionError as error:
-        raise OutputError(f"cannot write to output folder {folder}: permission denied") from error
-    os.close(handle)
-    temporary = Path(name)
-    os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
-    try:
-        yield temporary
-        os.replace(temporary, destination)
+        yield output.temporary
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        output.discard()
         raise
+    output.publish()
 
 
 def _current_umask() -> int:

@@ -6,9 +6,9 @@ thread); the writer thread redacts and encodes. Fusion looks ahead a few frames,
 so decoded frames wait in a small buffer until their coverage is final.
 
 Fail closed: every frame the writer receives carries the coverage fusion decided
-for it, any error in any stage stops the run, and the video is written to a
-temporary file that is renamed into place only after the last frame and the
-trailer are written.
+for it, any error in any stage stops the run, and the video writer publishes the
+file (a rename from a temporary name) only after the last frame and the trailer
+are written, and only if every stage succeeded.
 """
 
 from __future__ import annotations
@@ -84,12 +84,7 @@ def anonymize(
         )
     run = _Run(info, settings, list(detectors), progress)
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        log = stack.enter_context(DetectionLog()) if settings.detections_path else None
-        temporary = stack.enter_context(atomic_path(destination))
-        run.execute(temporary, log)
-        if log is not None and settings.detections_path is not None:
-            log.write(settings.detections_path, _video_metadata(info))
+    run.execute(destination, settings.detections_path)
     report = run.report(source, destination)
     report.wall_seconds = time.perf_counter() - start
     report.input_bytes = source.stat().st_size
@@ -127,16 +122,31 @@ class _Run:
         self.decoded = 0
         self.written = 0
 
-    def execute(self, output: Path, log: DetectionLog | None) -> None:
+    def execute(self, destination: Path, detections_path: Path | None) -> None:
+        """Run all stages; publish the video (and the detections) only if all succeeded."""
         group = StageGroup()
         decoded = group.channel(maxsize=8)
         redact_queue = group.channel(maxsize=8)
-        with VideoReader(self.info.path, self.info) as reader, VideoWriter(output, self.info, self._encoder_settings()) as writer:
+        log = DetectionLog() if detections_path is not None else None
+        with contextlib.ExitStack() as stack:
+            if log is not None:
+                stack.enter_context(log)
+            reader = stack.enter_context(VideoReader(self.info.path, self.info))
+            writer = stack.enter_context(VideoWriter(destination, self.info, self._encoder_settings()))
             group.start("decode", lambda: self._decode(reader, decoded))
             group.start("encode", lambda: self._redact_and_encode(redact_queue, writer))
             group.run_here(lambda: self._detect_and_fuse(decoded, redact_queue, log))
-        if self.written != self.decoded:
-            raise VeilError(f"internal error: decoded {self.decoded} frames but wrote {self.written}")
+            if self.written != self.decoded:
+                raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
+            if log is not None and detections_path is not None:
+                log.write(detections_path, _video_metadata(self.info))
+            try:
+                with self.timer.measure("encode"):
+                    writer.close()
+            except BaseException:
+                if detections_path is not None:
+                    detections_path.unlink(missing_ok=True)
+                raise
 
     def _encoder_settings(self) -> EncoderSettings:
         chosen = {"codec": self.settings.codec, "crf": self.settings.crf, "keep_metadata": self.settings.keep_metadata}
@@ -221,8 +231,6 @@ class _Run:
                 self.covered[name] += count
             if self.progress is not None:
                 self.progress(self.written, self.info.frame_count)
-        with self.timer.measure("encode"):
-            writer.close()
 
     def _regions(self, covered: Detections) -> np.ndarray:
         """Pixel regions to cover: each class's boxes grown by its padding."""
