@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from veil.cli.inputs import expand_inputs, plan_outputs
+from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
 from veil.errors import VeilError
 
@@ -86,6 +86,9 @@ def anonymize(
 
     try:
         pairs = plan_outputs(expand_inputs(inputs), output, output_dir, overwrite)
+        for folder in (output_dir, detections if len(pairs) > 1 else None):
+            if folder is not None:
+                make_folder(folder)
     except VeilError as error:
         _fail(str(error), error.exit_code)
     options = dict(
@@ -116,7 +119,8 @@ def anonymize(
                 report = run_anonymize(source, destination, progress=bars.advance_file, **options, **extras)
             except VeilError as error:
                 failures.append((source, error))
-                bars.print(f"veil: error: {source}: {error}")
+                message = str(error) if str(source) in str(error) else f"{source}: {error}"
+                bars.print(f"veil: error: {message}")
                 if debug:
                     traceback.print_exc()
                 continue

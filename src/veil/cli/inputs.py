@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from veil.errors import ConfigError, InputError
+from veil.errors import ConfigError, InputError, OutputError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".3gp", ".flv", ".wmv", ".mpg", ".mpeg"})
 """Suffixes picked up when an INPUT is a folder; files named explicitly are taken whatever their suffix."""
@@ -65,3 +65,11 @@ def plan_outputs(sources: list[Path], output: Path | None, output_dir: Path | No
     if len(set(destinations)) != len(destinations):
         raise ConfigError("two inputs would write the same output name; use separate runs or rename them")
     return pairs
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder the user named, with a clear error if that is impossible."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create output folder {folder}: {(error.strerror or str(error)).lower()}") from None
