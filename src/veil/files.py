@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +63,31 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def staged_folders(parent: str | os.PathLike[str], names: tuple[str, ...]) -> Iterator[dict[str, Path]]:
+    """Yield empty staging folders for ``parent/<name>``; move them into place if the block succeeds.
+
+    Staging happens in a hidden folder inside ``parent``, so the moves are
+    renames. Existing ``parent/<name>`` folders are replaced only on success; on
+    failure the staged files are removed and ``parent`` is as it was.
+    """
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".veil-partial-", dir=parent))
+    except OSError as error:
+        raise OutputError(f"cannot write to folder {parent}: {(error.strerror or str(error)).lower()}") from None
+    try:
+        folders = {name: staging / name for name in names}
+        for folder in folders.values():
+            folder.mkdir()
+        yield folders
+        for name, folder in folders.items():
+            final = parent / name
+            if final.exists():
+                final.rename(staging / f".old-{name}")
+            folder.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -190,3 +190,11 @@ def test_faces_in_a_rotated_phone_video_are_found_upright_and_covered(tmp_path: 
     assert (document["VideoMetadata"]["FrameWidth"], document["VideoMetadata"]["FrameHeight"]) == (192, 320)
     box = document["Faces"][0]["Face"]["BoundingBox"]
     assert box["Height"] > box["Width"] * 0.8, "an upright face box, in display coordinates"
+
+
+def test_a_failed_run_leaves_no_frames_behind(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", frames=30)
+    frames_dir = tmp_path / "frames"
+    with pytest.raises(veil.ModelError):
+        veil.anonymize(source, tmp_path / "o.mp4", detectors=[ExplodingDetector()], frames_dir=frames_dir)
+    assert list(frames_dir.iterdir()) == []

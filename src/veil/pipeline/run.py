@@ -24,8 +24,8 @@ import numpy as np
 
 from veil.detect import Detector, build_detectors
 from veil.detect.detections import Detections
-from veil.errors import ModelError, VeilError
-from veil.files import atomic_path
+from veil.errors import ModelError, OutputError, VeilError
+from veil.files import staged_folders
 from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter, probe
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
 from veil.pipeline.options import AnonymizeOptions
@@ -123,18 +123,19 @@ class _Run:
         self.written = 0
 
     def execute(self, destination: Path, detections_path: Path | None) -> None:
-        """Run all stages; publish the video (and the detections) only if all succeeded."""
+        """Run all stages; publish the video, detections and frames only if all succeeded."""
         group = StageGroup()
         decoded = group.channel(maxsize=8)
         redact_queue = group.channel(maxsize=8)
-        log = DetectionLog() if detections_path is not None else None
         with contextlib.ExitStack() as stack:
-            if log is not None:
-                stack.enter_context(log)
+            log = stack.enter_context(DetectionLog()) if detections_path is not None else None
+            frames = None
+            if self.settings.frames_dir is not None:
+                frames = stack.enter_context(staged_folders(self.settings.frames_dir, ("images", "mosaic")))
             reader = stack.enter_context(VideoReader(self.info.path, self.info))
             writer = stack.enter_context(VideoWriter(destination, self.info, self._encoder_settings()))
             group.start("decode", lambda: self._decode(reader, decoded))
-            group.start("encode", lambda: self._redact_and_encode(redact_queue, writer))
+            group.start("encode", lambda: self._redact_and_encode(redact_queue, writer, frames))
             group.run_here(lambda: self._detect_and_fuse(decoded, redact_queue, log))
             if self.written != self.decoded:
                 raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
@@ -212,18 +213,14 @@ class _Run:
         )
         log.add(frame.index, round(frame.timestamp_ms), upright, display_size(self.stored_size, self.info.rotation))
 
-    def _redact_and_encode(self, redact_queue, writer: VideoWriter) -> None:  # type: ignore[no-untyped-def]
-        frames_dir = self.settings.frames_dir
-        if frames_dir is not None:
-            for sub in ("images", "mosaic"):
-                (frames_dir / sub).mkdir(parents=True, exist_ok=True)
+    def _redact_and_encode(self, redact_queue, writer: VideoWriter, frames: dict[str, Path] | None) -> None:  # type: ignore[no-untyped-def]
         for frame, covered in redact_queue:
-            if frames_dir is not None:
-                self._save_png(frames_dir / "images", frame)
+            if frames is not None:
+                self._save_png(frames["images"], frame)
             with self.timer.measure("redact"):
                 self.redactor.apply(frame.image, self._regions(covered))
-            if frames_dir is not None:
-                self._save_png(frames_dir / "mosaic", frame)
+            if frames is not None:
+                self._save_png(frames["mosaic"], frame)
             with self.timer.measure("encode"):
                 writer.write(frame.image, frame.pts)
             self.written += 1
@@ -243,9 +240,8 @@ class _Run:
     def _save_png(self, folder: Path, frame: VideoFrame) -> None:
         upright = to_display(frame.image, self.info.rotation)
         path = folder / f"{frame.index:06d}.png"
-        with atomic_path(path) as temporary:
-            if not cv2.imwrite(str(temporary), cv2.cvtColor(upright, cv2.COLOR_RGB2BGR)):
-                raise VeilError(f"could not write frame image {path}")
+        if not cv2.imwrite(str(path), cv2.cvtColor(upright, cv2.COLOR_RGB2BGR)):
+            raise OutputError(f"could not write frame image {path}")
 
     def report(self, source: Path, destination: Path) -> Report:
         return Report(
