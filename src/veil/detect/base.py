@@ -1,0 +1,74 @@
+"""The ``Detector`` protocol and what every detector shares."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from veil.detect.detections import Detections
+from veil.errors import ModelError
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds one class of object in one RGB image.
+
+    ``detect`` takes an ``(H, W, 3)`` uint8 RGB image and returns boxes in that
+    image's pixels (``x1, y1, x2, y2``, clipped to the image) with scores in 0..1,
+    all at or above the detector's threshold. Any failure raises ``ModelError``:
+    a detector never answers "nothing here" because it could not look.
+    """
+
+    class_name: str
+
+    def detect(self, image: np.ndarray) -> Detections: ...
+
+
+def check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", type(image).__name__)
+        raise ValueError(f"detect() needs an (H, W, 3) RGB image, got {shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"detect() needs a uint8 image, got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"detect() got an empty image {image.shape}")
+
+
+def run_session(
+    session: ort.InferenceSession, feed: dict[str, np.ndarray], name: object
+) -> list[np.ndarray]:
+    """``session.run`` with every failure turned into ModelError (fail closed)."""
+    try:
+        outputs = session.run(None, feed)
+    except Exception as exc:
+        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise ModelError(f"model {name} failed on a frame: {text}") from exc
+    return outputs
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of the boxes (``x1, y1, x2, y2``) kept by non-maximum suppression, best first."""
+    if len(boxes) == 0:
+        return np.empty(0, np.int64)
+    xywh = np.empty_like(boxes, dtype=np.float32)
+    xywh[:, :2] = boxes[:, :2]
+    xywh[:, 2:] = boxes[:, 2:] - boxes[:, :2]
+    keep = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(iou))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def finish(
+    boxes: np.ndarray, scores: np.ndarray, width: int, height: int, class_name: str
+) -> Detections:
+    """Clip boxes to the image, drop empty ones and wrap them as Detections."""
+    boxes = boxes.astype(np.float32, copy=True).reshape(-1, 4)
+    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+    scores = np.clip(scores.astype(np.float32).reshape(-1), 0.0, 1.0)
+    if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
+        raise ModelError(f"{class_name} model produced non-finite boxes or scores")
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return Detections.of_class(boxes[keep], scores[keep], class_name)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from detect_helpers import skimage_image
+
+from veil.detect import CenterFaceDetector, YoloPlateDetector
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    return skimage_image("astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def face_detector() -> CenterFaceDetector:
+    return CenterFaceDetector()
+
+
+@pytest.fixture(scope="session")
+def plate_detector() -> YoloPlateDetector:
+    return YoloPlateDetector()

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from veil.detect import PLATE, Detector, YoloPlateDetector, default_model_path
+
+from detect_helpers import iou, skimage_image
+
+
+def render_plate(text: str, color: tuple[int, int, int], width: int) -> np.ndarray:
+    """A 520 x 110 mm plate: coloured field, black rim, bold black characters, RGB."""
+    height = round(width * 110 / 520)
+    plate = np.full((height, width, 3), color, np.uint8)
+    cv2.rectangle(plate, (1, 1), (width - 2, height - 2), (15, 15, 15), max(2, height // 20))
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, 3
+    scale = cv2.getFontScaleFromHeight(font, int(height * 0.6), thick)
+    (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+    glyphs = np.full((th + 20, tw + 20, 3), color, np.uint8)
+    cv2.putText(glyphs, text, (10, th + 10), font, scale, (10, 10, 10), thick, cv2.LINE_AA)
+    # squeeze the line into the plate: plate characters are taller than wide
+    glyphs = cv2.resize(glyphs, (int(width * 0.86), int(height * 0.8)), interpolation=cv2.INTER_AREA)
+    y, x = (height - glyphs.shape[0]) // 2, (width - glyphs.shape[1]) // 2
+    plate[y : y + glyphs.shape[0], x : x + glyphs.shape[1]] = glyphs
+    return plate
+
+
+def render_scene(
+    background: str = "coffee.png",
+    color: tuple[int, int, int] = (240, 240, 235),
+    width: int = 190,
+    tilt: float = 0.0,
+    text: str = "AB 123 CD",
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A 1280x720 camera-like frame (a photo shipped with scikit-image) with a plate, and its box.
+
+    The plate model ignores plates drawn on flat synthetic "cars" (scores ~0.05):
+    it wants natural context around the plate and camera-like blur, noise and
+    JPEG artefacts, and a plate about as big as in road footage (~15 % of the width).
+    """
+    frame = cv2.resize(skimage_image(background), (1280, 720), interpolation=cv2.INTER_LINEAR)
+    plate = render_plate(text, color, width)
+    ph, pw = plate.shape[:2]
+    x, y = (1280 - pw) // 2, 500
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    d = tilt * ph
+    dst = np.float32([[x, y + d], [x + pw, y - d], [x + pw, y + ph - d], [x, y + ph + d]])
+    cv2.warpPerspective(
+        plate, cv2.getPerspectiveTransform(src, dst), (1280, 720), dst=frame, borderMode=cv2.BORDER_TRANSPARENT
+    )
+    frame = cv2.GaussianBlur(frame, (0, 0), 1.0)
+    noise = np.random.default_rng(0).normal(0, 6, frame.shape)
+    frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    frame = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)
+    box = (float(dst[:, 0].min()), float(dst[:, 1].min()), float(dst[:, 0].max()), float(dst[:, 1].max()))
+    return frame, box
+
+
+@pytest.fixture(scope="module")
+def low_plate_detector() -> YoloPlateDetector:
+    return YoloPlateDetector(threshold=0.1)
+
+
+@pytest.mark.parametrize(
+    "background, color, tilt",
+    [
+        ("coffee.png", (240, 240, 235), 0.0),
+        ("chelsea.png", (250, 205, 20), 0.0),
+        ("chelsea.png", (240, 240, 235), 0.1),
+    ],
+)
+def test_finds_a_rendered_plate(low_plate_detector, background, color, tilt):
+    image, box = render_scene(background, color, tilt=tilt)
+    found = low_plate_detector.detect(image)
+    assert isinstance(low_plate_detector, Detector)
+    assert len(found) >= 1
+    assert max(iou(b, box) for b in found.boxes) > 0.5
+    assert set(found.classes) == {PLATE}
+    assert (found.scores >= 0.1).all()
+
+
+def test_plain_grey_frame_has_no_plates(plate_detector):
+    assert len(plate_detector.detect(np.full((720, 1280, 3), 128, np.uint8))) == 0
+
+
+def test_letterbox_maps_boxes_back_from_a_tall_image(low_plate_detector):
+    image, box = render_scene()
+    tall = np.full((1000, 720, 3), 128, np.uint8)  # padded left and right by the letterbox
+    tall[150:870] = image[:, 280:1000]
+    expected = (box[0] - 280, box[1] + 150, box[2] - 280, box[3] + 150)
+    found = low_plate_detector.detect(tall)
+    assert len(found) >= 1 and max(iou(b, expected) for b in found.boxes) > 0.5
+
+
+def test_reads_input_size_and_precision_from_the_model(plate_detector):
+    assert (plate_detector.input_h, plate_detector.input_w) == (640, 640)
+    assert plate_detector._dtype == np.float16
+    blob, ratio, pad_x, pad_y = plate_detector.letterbox(np.zeros((720, 1280, 3), np.uint8))
+    assert blob.shape == (1, 3, 640, 640) and blob.dtype == np.float16
+    assert (ratio, pad_x, pad_y) == (0.5, 0.0, 140.0)
+    assert blob[0, 0, 0, 0] == np.float16(114 / 255)
+
+
+def test_explicit_model_path_is_the_same_model(low_plate_detector):
+    path = default_model_path(PLATE)
+    explicit = YoloPlateDetector(model_path=path, threshold=0.2, threads=1)
+    image, _ = render_scene()
+    found, expected = explicit.detect(image), low_plate_detector.detect(image)
+    assert len(found) >= 1
+    np.testing.assert_allclose(found.boxes, expected.boxes[expected.scores >= 0.2], atol=1e-2)
