@@ -24,39 +24,45 @@ ASTRONAUT_FACE = (160, 20, 300, 200)
 """x1, y1, x2, y2 of the head in the 512x512 astronaut photo."""
 
 
-@lru_cache(maxsize=1)
-def astronaut() -> np.ndarray:
-    """The 512x512 RGB astronaut photo shipped in scikit-image."""
+def skimage_photo(name: str) -> np.ndarray:
+    """An RGB photo shipped in scikit-image's data folder (e.g. ``astronaut.png``)."""
     try:
-        path = distribution("scikit-image").locate_file("skimage/data/astronaut.png")
+        path = distribution("scikit-image").locate_file(f"skimage/data/{name}")
     except PackageNotFoundError:
-        raise InputError("the sample face needs scikit-image installed (it ships the photo)") from None
+        raise InputError("the sample clip needs scikit-image installed (it ships the photos)") from None
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"cannot read the sample photo at {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def render_plate(text: str = "VEIL 042", height: int = 40) -> np.ndarray:
-    """An EU-style plate: white, black border and characters, blue band on the left."""
-    width = int(height * 4.6)
-    plate = np.full((height, width, 3), 245, np.uint8)
-    cv2.rectangle(plate, (0, 0), (width - 1, height - 1), (20, 20, 20), max(1, height // 16))
-    band = height // 3
-    plate[2:-2, 2 : band + 2] = (30, 60, 170)
-    scale = height / 34
-    thickness = max(1, round(height / 12))
-    (text_w, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, scale, thickness)
-    origin = (band + 4 + (width - band - 4 - text_w) // 2, (height + text_h) // 2)
-    cv2.putText(plate, text, origin, cv2.FONT_HERSHEY_DUPLEX, scale, (15, 15, 15), thickness, cv2.LINE_AA)
-    return plate
+@lru_cache(maxsize=1)
+def astronaut() -> np.ndarray:
+    """The 512x512 RGB astronaut photo shipped in scikit-image."""
+    return skimage_photo("astronaut.png")
 
 
+@lru_cache(maxsize=4)
 def _background(width: int, height: int) -> np.ndarray:
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    sky = np.stack([90 + 60 * y / height, 120 + 50 * y / height, 170 - 40 * y / height], axis=-1)
-    texture = 12 * np.sin(x / 7.0) * np.cos(y / 11.0)
-    return np.clip(sky + texture[..., None], 0, 255).astype(np.uint8)
+    """A natural photo as the scene: the plate model wants real context around a plate."""
+    return cv2.resize(skimage_photo("coffee.png"), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def render_plate(text: str = "VE 1042 L", width: int = 190, color: tuple[int, int, int] = (240, 240, 235)) -> np.ndarray:
+    """A 520 x 110 mm plate: coloured field, black rim, tall bold black characters, RGB."""
+    height = round(width * 110 / 520)
+    plate = np.full((height, width, 3), color, np.uint8)
+    cv2.rectangle(plate, (1, 1), (width - 2, height - 2), (15, 15, 15), max(2, height // 20))
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, 3
+    scale = cv2.getFontScaleFromHeight(font, int(height * 0.6), thickness)
+    (text_width, text_height), _ = cv2.getTextSize(text, font, scale, thickness)
+    glyphs = np.full((text_height + 20, text_width + 20, 3), color, np.uint8)
+    cv2.putText(glyphs, text, (10, text_height + 10), font, scale, (10, 10, 10), thickness, cv2.LINE_AA)
+    # Plate characters are taller than wide: squeeze the line into the plate.
+    glyphs = cv2.resize(glyphs, (int(width * 0.86), int(height * 0.8)), interpolation=cv2.INTER_AREA)
+    top, left = (height - glyphs.shape[0]) // 2, (width - glyphs.shape[1]) // 2
+    plate[top : top + glyphs.shape[0], left : left + glyphs.shape[1]] = glyphs
+    return plate
 
 
 def _paste(frame: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
@@ -68,20 +74,23 @@ def _paste(frame: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
 
 
 def sample_frame(index: int, size: tuple[int, int] = (640, 360), frames: int = 100) -> np.ndarray:
-    """Frame ``index`` of the sample scene: the face drifts and grows, a car with a plate crosses."""
+    """Frame ``index`` of the sample scene: the face drifts and grows, a plate slides across.
+
+    A little blur and sensor noise make it look like camera footage, which the
+    plate model needs to take a rendered plate for a real one.
+    """
     width, height = size
-    frame = _background(width, height)
+    frame = _background(width, height).copy()
     progress = index / max(frames - 1, 1)
     x1, y1, x2, y2 = ASTRONAUT_FACE
     face_height = int(height * (0.35 + 0.2 * progress))
     head = cv2.resize(astronaut()[y1:y2, x1:x2], (face_height * (x2 - x1) // (y2 - y1), face_height), interpolation=cv2.INTER_AREA)
-    _paste(frame, head, int(width * (0.08 + 0.1 * progress)), int(height * 0.1 + 8 * math.sin(index / 9)))
-    car_width, car_height = width // 3, height // 4
-    car = np.full((car_height, car_width, 3), (70, 70, 80), np.uint8)
-    plate = render_plate(height=max(16, car_height // 3))
-    _paste(car, plate, (car_width - plate.shape[1]) // 2, car_height - plate.shape[0] - 6)
-    _paste(frame, car, int(width * (0.95 - 0.45 * progress)), height - car_height - 10)
-    return frame
+    _paste(frame, head, int(width * (0.05 + 0.1 * progress)), int(height * 0.08 + 8 * math.sin(index / 9)))
+    plate = render_plate(width=max(24, int(width * 0.15)))
+    _paste(frame, plate, int(width * (0.8 - 0.3 * progress)), int(height * 0.72))
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.8)
+    noise = np.random.default_rng(index).normal(0, 4, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
 def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360)) -> Path:

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from detect_helpers import skimage_image
+from veil.samples import skimage_photo
 
 from veil.detect import CenterFaceDetector, YoloPlateDetector
 
 
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
-    return skimage_image("astronaut.png")
+    return skimage_photo("astronaut.png")
 
 
 @pytest.fixture(scope="session")

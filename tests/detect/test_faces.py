@@ -6,7 +6,8 @@ import pytest
 
 from veil.detect import FACE, CenterFaceDetector, Detector, default_model_path
 
-from detect_helpers import ASTRONAUT_FACE, iou, skimage_image
+from detect_helpers import ASTRONAUT_FACE, iou
+from veil.samples import skimage_photo
 
 
 def test_finds_the_astronauts_face(face_detector, astronaut):
@@ -56,7 +57,7 @@ def test_any_image_size_works_and_boxes_are_clipped(face_detector, astronaut):
 
 @pytest.mark.parametrize("name", ["brick.png", "grass.png", "gravel.png"])
 def test_does_not_fire_on_plain_texture(face_detector, name):
-    frame = cv2.resize(skimage_image(name), (640, 480), interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(skimage_photo(name), (640, 480), interpolation=cv2.INTER_AREA)
     found = face_detector.detect(frame)
     # At the recall-first default (0.1) brick and grass draw one weak box each
     # (0.10 and 0.17): a small false positive, never a large one.

@@ -6,24 +6,8 @@ import pytest
 
 from veil.detect import PLATE, Detector, YoloPlateDetector, default_model_path
 
-from detect_helpers import iou, skimage_image
-
-
-def render_plate(text: str, color: tuple[int, int, int], width: int) -> np.ndarray:
-    """A 520 x 110 mm plate: coloured field, black rim, bold black characters, RGB."""
-    height = round(width * 110 / 520)
-    plate = np.full((height, width, 3), color, np.uint8)
-    cv2.rectangle(plate, (1, 1), (width - 2, height - 2), (15, 15, 15), max(2, height // 20))
-    font, thick = cv2.FONT_HERSHEY_SIMPLEX, 3
-    scale = cv2.getFontScaleFromHeight(font, int(height * 0.6), thick)
-    (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
-    glyphs = np.full((th + 20, tw + 20, 3), color, np.uint8)
-    cv2.putText(glyphs, text, (10, th + 10), font, scale, (10, 10, 10), thick, cv2.LINE_AA)
-    # squeeze the line into the plate: plate characters are taller than wide
-    glyphs = cv2.resize(glyphs, (int(width * 0.86), int(height * 0.8)), interpolation=cv2.INTER_AREA)
-    y, x = (height - glyphs.shape[0]) // 2, (width - glyphs.shape[1]) // 2
-    plate[y : y + glyphs.shape[0], x : x + glyphs.shape[1]] = glyphs
-    return plate
+from detect_helpers import iou
+from veil.samples import render_plate, skimage_photo
 
 
 def render_scene(
@@ -39,8 +23,8 @@ def render_scene(
     it wants natural context around the plate and camera-like blur, noise and
     JPEG artefacts, and a plate about as big as in road footage (~15 % of the width).
     """
-    frame = cv2.resize(skimage_image(background), (1280, 720), interpolation=cv2.INTER_LINEAR)
-    plate = render_plate(text, color, width)
+    frame = cv2.resize(skimage_photo(background), (1280, 720), interpolation=cv2.INTER_LINEAR)
+    plate = render_plate(text, width, color)
     ph, pw = plate.shape[:2]
     x, y = (1280 - pw) // 2, 500
     src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])

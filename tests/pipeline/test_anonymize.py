@@ -198,3 +198,19 @@ def test_a_failed_run_leaves_no_frames_behind(tmp_path: Path) -> None:
     with pytest.raises(veil.ModelError):
         veil.anonymize(source, tmp_path / "o.mp4", detectors=[ExplodingDetector()], frames_dir=frames_dir)
     assert list(frames_dir.iterdir()) == []
+
+
+def test_default_run_covers_the_face_and_the_plate_of_the_sample_clip(tmp_path: Path) -> None:
+    """The defaults, end to end: both shipped models, the sample scene veil renders itself."""
+    from veil.samples import render_sample_clip
+
+    source = render_sample_clip(tmp_path / "sample.mp4", seconds=0.4)
+    path = tmp_path / "d.json"
+    report = veil.anonymize(source, tmp_path / "o.mp4", detections_path=path)
+    assert report.frames == 10
+    assert report.detections["face"] >= 9 and report.detections["plate"] >= 9
+    document = json.loads(path.read_text())
+    assert {f["FrameIndex"] for f in document["Faces"]} == set(range(10))
+    assert {p["FrameIndex"] for p in document["CustomLabels"]} == set(range(10))
+    assert document["CustomLabels"][0]["CustomLabel"]["Name"] == "vehicle_registration_plate"
+    assert set(report.timings) >= {"decode", "detect_face", "detect_plate", "track", "redact", "encode"}
