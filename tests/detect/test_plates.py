@@ -94,3 +94,24 @@ def test_explicit_model_path_is_the_same_model(low_plate_detector):
     found, expected = explicit.detect(image), low_plate_detector.detect(image)
     assert len(found) >= 1
     np.testing.assert_allclose(found.boxes, expected.boxes[expected.scores >= 0.2], atol=1e-2)
+
+
+@pytest.mark.parametrize("length, tile", [(960, 640), (1440, 640), (810, 640), (3840, 640), (640, 640), (300, 640)])
+def test_tiles_cover_the_frame_with_overlap(length, tile):
+    from veil.detect.yolo import TILE_OVERLAP, _tile_origins
+
+    origins = _tile_origins(length, tile)
+    assert origins[0] == 0 and origins[-1] + tile >= length
+    for left, right in zip(origins, origins[1:]):
+        assert left + tile - right >= TILE_OVERLAP, "neighbouring tiles share enough pixels for a small plate"
+
+
+def test_plates_found_in_a_tile_map_back_to_frame_pixels():
+    frame = cv2.resize(skimage_photo("coffee.png"), (2560, 1440))
+    plate = render_plate(width=150)
+    top, left = 1100, 2200  # in the bottom-right tile
+    frame[top : top + plate.shape[0], left : left + plate.shape[1]] = plate
+    frame = cv2.GaussianBlur(frame, (0, 0), 1.0)
+    found = YoloPlateDetector(tile_scale=1.0).detect(frame)
+    truth = (left, top, left + plate.shape[1], top + plate.shape[0])
+    assert max(iou(b, truth) for b in found.boxes) > 0.6

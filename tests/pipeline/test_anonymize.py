@@ -214,3 +214,22 @@ def test_default_run_covers_the_face_and_the_plate_of_the_sample_clip(tmp_path: 
     assert {p["FrameIndex"] for p in document["CustomLabels"]} == set(range(10))
     assert document["CustomLabels"][0]["CustomLabel"]["Name"] == "vehicle_registration_plate"
     assert set(report.timings) >= {"decode", "detect_face", "detect_plate", "track", "redact", "encode"}
+
+
+class TattooDetector:
+    """A custom detector of a class veil has no padding setting for."""
+
+    class_name = "tattoo"
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.of_class(np.array([[10, 10, 60, 50]], np.float32), np.array([0.9]), "tattoo")
+
+
+def test_boxes_of_any_class_from_a_custom_detector_are_covered(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", size=(160, 96), frames=3, crf=10)
+    plain, covered = tmp_path / "plain.mp4", tmp_path / "covered.mp4"
+    veil.anonymize(source, plain, detectors=[])
+    veil.anonymize(source, covered, detectors=[TattooDetector()], style="solid")
+    for (_, before), (_, after) in zip(decode(plain), decode(covered)):
+        assert after[15:45, 15:55].max() < 40, "the tattoo region is blacked out"
+        assert psnr(after[60:, 80:], before[60:, 80:]) > 35

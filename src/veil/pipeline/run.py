@@ -66,7 +66,8 @@ def anonymize(
 
     ``options`` are the fields of :class:`AnonymizeOptions`. ``detectors``
     replaces the default detectors (any objects with ``class_name`` and
-    ``detect(image) -> Detections``). Raises a :class:`veil.errors.VeilError`
+    ``detect(image) -> Detections``; an empty list re-encodes without covering
+    anything, the floor that benchmarks compare against). Raises a :class:`veil.errors.VeilError`
     subclass on bad input, a missing model, a failed detector or an unwritable
     output; ``destination`` then does not exist (or keeps its old content).
     """
@@ -230,12 +231,17 @@ class _Run:
                 self.progress(self.written, self.info.frame_count)
 
     def _regions(self, covered: Detections) -> np.ndarray:
-        """Pixel regions to cover: each class's boxes grown by its padding."""
-        regions = [
-            expand_boxes(covered.boxes[covered.classes == name], padding, self.settings.min_box_size, self.stored_size)
-            for name, padding in self.padding.items()
-        ]
-        return np.concatenate(regions) if regions else np.empty((0, 4), np.int32)
+        """Pixel regions to cover: every box, grown by its class's padding.
+
+        A class without its own padding (from a custom detector) gets the
+        largest padding, never none: every box the detectors found is covered.
+        """
+        regions = [np.empty((0, 4), np.int32)]
+        for name in np.unique(covered.classes.astype(str)):
+            padding = self.padding.get(name, max(self.padding.values()))
+            boxes = covered.boxes[covered.classes == name]
+            regions.append(expand_boxes(boxes, padding, self.settings.min_box_size, self.stored_size))
+        return np.concatenate(regions)
 
     def _save_png(self, folder: Path, frame: VideoFrame) -> None:
         upright = to_display(frame.image, self.info.rotation)
