@@ -64,7 +64,26 @@ def _ellipse_mask(height: int, width: int) -> np.ndarray:
     return mask.astype(bool)
 
 
-class Mosaic(Redactor):
+def _resample(region: np.ndarray, cells: int, upscale: int) -> np.ndarray:
+    """Average ``region`` down to ``cells`` along its longer side, then scale it back up."""
+    height, width = region.shape[:2]
+    scale = cells / max(height, width)
+    small = (max(1, round(width * scale)), max(1, round(height * scale)))
+    shrunk = cv2.resize(region, small, interpolation=cv2.INTER_AREA)
+    return cv2.resize(shrunk, (width, height), interpolation=upscale)
+
+
+class _Coarsening(Redactor):
+    """A redactor that keeps at most ``cells`` samples along a region's longer side."""
+
+    def __init__(self, cells: int, shape: Shape) -> None:
+        super().__init__(shape)
+        if cells < 1:
+            raise ValueError(f"{type(self).__name__.lower()} needs at least 1 cell, not {cells}")
+        self.cells = cells
+
+
+class Mosaic(_Coarsening):
     """The seed's pixelation, with a fixed number of blocks across the region.
 
     The seed shrank every region to 10 % of its size, which leaves a 400-pixel
@@ -74,20 +93,13 @@ class Mosaic(Redactor):
     """
 
     def __init__(self, blocks: int = 8, shape: Shape = "box") -> None:
-        super().__init__(shape)
-        if blocks < 1:
-            raise ValueError("mosaic blocks must be >= 1")
-        self.blocks = blocks
+        super().__init__(blocks, shape)
 
     def cover(self, region: np.ndarray) -> np.ndarray:
-        height, width = region.shape[:2]
-        scale = self.blocks / max(height, width)
-        small = (max(1, round(width * scale)), max(1, round(height * scale)))
-        shrunk = cv2.resize(region, small, interpolation=cv2.INTER_AREA)
-        return cv2.resize(shrunk, (width, height), interpolation=cv2.INTER_NEAREST)
+        return _resample(region, self.cells, cv2.INTER_NEAREST)
 
 
-class Blur(Redactor):
+class Blur(_Coarsening):
     """A blur that sharpening cannot undo.
 
     A plain Gaussian blur of modest size keeps enough high-frequency energy for a
@@ -99,18 +111,11 @@ class Blur(Redactor):
     """
 
     def __init__(self, detail: int = 6, shape: Shape = "box") -> None:
-        super().__init__(shape)
-        if detail < 1:
-            raise ValueError("blur detail must be >= 1")
-        self.detail = detail
+        super().__init__(detail, shape)
 
     def cover(self, region: np.ndarray) -> np.ndarray:
-        height, width = region.shape[:2]
-        scale = self.detail / max(height, width)
-        small = (max(1, round(width * scale)), max(1, round(height * scale)))
-        shrunk = cv2.resize(region, small, interpolation=cv2.INTER_AREA)
-        grown = cv2.resize(shrunk, (width, height), interpolation=cv2.INTER_LINEAR)
-        sigma = max(height, width) / (2 * self.detail)
+        grown = _resample(region, self.cells, cv2.INTER_LINEAR)
+        sigma = max(region.shape[:2]) / (2 * self.cells)
         return cv2.GaussianBlur(grown, (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
