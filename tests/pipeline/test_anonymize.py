@@ -233,3 +233,26 @@ def test_boxes_of_any_class_from_a_custom_detector_are_covered(tmp_path: Path) -
     for (_, before), (_, after) in zip(decode(plain), decode(covered)):
         assert after[15:45, 15:55].max() < 40, "the tattoo region is blacked out"
         assert psnr(after[60:, 80:], before[60:, 80:]) > 35
+
+
+class FlakyDetector:
+    """The real face detector, blind on some frames, as detectors are on motion blur."""
+
+    def __init__(self, detector, blind_frames: set[int]) -> None:  # type: ignore[no-untyped-def]
+        self.class_name = detector.class_name
+        self._detector, self._blind, self._frame = detector, blind_frames, -1
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self._frame += 1
+        return Detections.empty() if self._frame in self._blind else self._detector.detect(image)
+
+
+def test_detector_misses_are_covered_by_fusion_so_nothing_flickers(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
+    source = make_clip(tmp_path / "faces.mp4", size=FACE_SCENE, frames=12, content=scene())
+    path = tmp_path / "d.json"
+    blind = {3, 4, 5, 9}
+    veil.anonymize(source, tmp_path / "o.mp4", detectors=[FlakyDetector(face_detector[0], blind)], detections_path=path)
+    faces = json.loads(path.read_text())["Faces"]
+    assert {f["FrameIndex"] for f in faces} == set(range(12)), "covered in every frame, the blind ones included"
+    assert {f["FrameIndex"] for f in faces if f["Source"] == "inferred"} >= blind
+    assert len({f["TrackId"] for f in faces}) == 1, "one face, one track"

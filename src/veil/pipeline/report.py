@@ -29,8 +29,8 @@ class Report:
         return self.output_bytes / self.input_bytes if self.input_bytes else 0.0
 
     def summary(self) -> str:
-        found = ", ".join(f"{count} {name}" for name, count in sorted(self.detections.items())) or "nothing"
+        found = ", ".join(f"{name} {count}" for name, count in sorted(self.detections.items())) or "none"
         return (
-            f"{self.output}: {self.frames} frames, detected {found}, "
+            f"{self.output}: {self.frames} frames, detections: {found}, "
             f"{self.fps:.1f} fps, {self.output_bytes / 1e6:.1f} MB ({self.size_ratio:.2f}x input)"
         )
