@@ -36,3 +36,31 @@ class ConfigError(VeilError, ValueError):
     """An option or setting has a value veil cannot work with."""
 
     exit_code = 2
+
+
+class StorageError(VeilError, OSError):
+    """An object store failed: unreachable endpoint, missing bucket, no permission."""
+
+    exit_code = 5
+
+
+class ObjectNotFound(StorageError, FileNotFoundError):
+    """The object (or its bucket) does not exist."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """An object key or bucket name that cannot be used safely (e.g. ``../x``)."""
+
+    exit_code = 2
+
+
+class JobNotFound(VeilError, LookupError):
+    """No job has this id."""
+
+    exit_code = 6
+
+
+class ObjectTooLarge(StorageError, ValueError):
+    """An object is larger than the caller accepts (``get_bytes(max_bytes=...)``)."""
+
+    exit_code = 2

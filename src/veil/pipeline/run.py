@@ -93,19 +93,6 @@ def anonymize(
     return report
 
 
-def _video_metadata(info: VideoInfo) -> VideoMetadata:
-    width, height = info.display_size
-    rate = float(info.average_rate) if info.average_rate else 0.0
-    return VideoMetadata(
-        codec=info.codec,
-        duration_ms=round((info.duration_s or 0.0) * 1000),
-        format=info.format_name,
-        frame_rate=round(rate, 3),
-        frame_width=width,
-        frame_height=height,
-    )
-
-
 class _Run:
     """The state of one run, shared by its three stages."""
 
@@ -141,7 +128,7 @@ class _Run:
             if self.written != self.decoded:
                 raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
             if log is not None and detections_path is not None:
-                log.write(detections_path, _video_metadata(self.info))
+                log.write(detections_path, VideoMetadata.from_info(self.info))
             try:
                 with self.timer.measure("encode"):
                     writer.close()

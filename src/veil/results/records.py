@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from veil.detect.detections import FACE, PLATE, Detections
 from veil.files import atomic_path
+from veil.media import VideoInfo
 
 PLATE_LABEL = "vehicle_registration_plate"
 
@@ -45,6 +46,20 @@ class VideoMetadata:
     frame_rate: float
     frame_width: int
     frame_height: int
+
+    @classmethod
+    def from_info(cls, info: VideoInfo) -> VideoMetadata:
+        """The metadata of a probed video; sizes are the displayed (rotated) ones."""
+        width, height = info.display_size
+        rate = float(info.average_rate) if info.average_rate else 0.0
+        return cls(
+            codec=info.codec,
+            duration_ms=round((info.duration_s or 0.0) * 1000),
+            format=info.format_name,
+            frame_rate=round(rate, 3),
+            frame_width=width,
+            frame_height=height,
+        )
 
     def to_api(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,99 @@
+"""One job end to end: download the source, anonymize it, publish the outputs.
+
+Outputs are published in an order that makes the last one a completion mark:
+frame images (if asked for), then the video, then ``detections.json``. Each
+object appears atomically. Before each group, the worker's ``still_owner``
+check renews the lease, so a worker that lost its job publishes nothing more.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from veil.errors import VeilError
+from veil.jobs.models import Job, OutputKeys
+from veil.media import probe
+from veil.pipeline import anonymize
+from veil.results import VideoMetadata
+from veil.storage import ObjectStore
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+class LeaseLost(Exception):
+    """The worker no longer holds the job (its lease ran out and another took it, or it was released).
+
+    Not a VeilError: nothing failed, the job is simply someone else's now.
+    """
+
+
+def process_job(
+    job: Job,
+    objects: ObjectStore,
+    *,
+    progress: ProgressCallback,
+    options: dict[str, Any] | None = None,
+    still_owner: Callable[[], bool] | None = None,
+    work_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Anonymize ``job``'s source into its output bucket; return the keyword arguments of ``JobStore.succeed``.
+
+    ``options`` are :func:`veil.anonymize` options, plus ``frames=True`` to
+    publish every original and covered frame as PNG. Raises a VeilError when
+    the job cannot be done (InputError for a file that is not a usable video),
+    and LeaseLost when ``still_owner`` says the job is no longer ours; in both
+    cases the output bucket is not touched after the failure. The source and
+    the outputs are staged in a temporary folder inside ``work_dir`` (default:
+    the system's temporary folder), removed when the job ends.
+    """
+    options = dict(options or {})
+    write_frames = bool(options.pop("frames", False))
+    keys = OutputKeys(job.output_prefix)
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="veil-job-", dir=work_dir) as folder:
+        work = Path(folder)
+        source = work / f"source{_extension(job.source_key)}"
+        objects.download(job.source_bucket, job.source_key, source)
+        video, detections = work / "video.mp4", work / "detections.json"
+        frames = work / "frames" if write_frames else None
+        try:
+            report = anonymize(source, video, progress=progress, detections_path=detections, frames_dir=frames, **options)
+        except VeilError as error:  # name the object, not the temporary copy
+            raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
+        metadata = VideoMetadata.from_info(probe(source))
+        if frames is not None:
+            _check(still_owner)
+            _publish_frames(objects, job.output_bucket, keys, frames)
+        _check(still_owner)
+        objects.upload(job.output_bucket, keys.video, video, "video/mp4")
+        _check(still_owner)
+        objects.upload(job.output_bucket, keys.detections, detections, "application/json")
+    return {
+        "output_key": keys.video,
+        "detections_key": keys.detections,
+        "timings": dict(report.timings),
+        "video_metadata": metadata.to_api(),
+    }
+
+
+def _extension(key: str) -> str:
+    """The key's extension if it is a plain one (demuxers use it as a hint), else none."""
+    extension = posixpath.splitext(key)[1]
+    return extension.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else ""
+
+
+def _check(still_owner: Callable[[], bool] | None) -> None:
+    if still_owner is not None and not still_owner():
+        raise LeaseLost("the job's lease was lost; not publishing")
+
+
+def _publish_frames(objects: ObjectStore, bucket: str, keys: OutputKeys, frames: Path) -> None:
+    for folder in ("images", "mosaic"):
+        for image in sorted((frames / folder).glob("*.png")):
+            objects.upload(bucket, keys.frame(folder, image.name), image, "image/png")

@@ -1,0 +1,227 @@
+"""Workers on threads of this process (embedded mode): claim, process, record, repeat.
+
+Each running job has a lease kept alive by a timer thread (which also stores the
+progress the pipeline reports), so a long model load or upload never loses it.
+A worker whose process is killed stops renewing; once the lease runs out,
+another worker takes the job (counting an attempt). Failures that a retry cannot
+fix (a file that is not a video, bad options, a missing source) fail the job at
+once; anything else is retried until ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from veil.errors import ConfigError, InputError, ObjectNotFound, VeilError
+from veil.jobs.models import Job
+from veil.jobs.process import LeaseLost, process_job
+from veil.jobs.store import JobStore
+from veil.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound)
+"""Errors that would happen again on every retry."""
+
+
+class Lease:
+    """Keeps one job's lease and progress up to date from a timer thread while the job runs."""
+
+    def __init__(self, store: JobStore, job: Job, worker_id: str, lease_seconds: float) -> None:
+        self.store = store
+        self.job = job
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.interval = min(1.0, lease_seconds / 3)
+        self.frames_done = 0
+        self.frames_total: int | None = None
+        self.lost = threading.Event()
+        self._started = time.monotonic()
+        self._finished = threading.Event()
+        self._timer = threading.Thread(target=self._beat, name=f"veil-lease-{job.job_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finished.set()
+        self._timer.join()
+
+    def progress(self, frames_done: int, frames_total: int | None) -> None:
+        """The pipeline's progress callback: records the numbers; stops the run once the lease is lost."""
+        self.frames_done, self.frames_total = frames_done, frames_total
+        if self.lost.is_set():
+            raise LeaseLost(f"job {self.job.job_id} is no longer held by {self.worker_id}")
+
+    def renew(self) -> bool:
+        """Extend the lease now and store progress; False (and ``lost`` set) once the job is not ours."""
+        elapsed = time.monotonic() - self._started
+        fps = round(self.frames_done / elapsed, 2) if elapsed > 0 and self.frames_done else None
+        held = self.store.heartbeat(
+            self.job.job_id, self.worker_id, self.lease_seconds,
+            frames_done=self.frames_done, frames_total=self.frames_total, fps=fps,
+        )
+        if not held:
+            self.lost.set()
+        return held
+
+    def _beat(self) -> None:
+        while not self._finished.wait(self.interval) and not self.lost.is_set():
+            try:
+                self.renew()
+            except VeilError as error:  # the database is busy or gone: the lease may run out, then another worker retries
+                log.warning("job %s: could not renew its lease: %s", self.job.job_id, error)
+
+
+class Worker:
+    """One thread that runs jobs one after another."""
+
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{index}-{uuid.uuid4().hex[:6]}"
+        self.thread = threading.Thread(target=self._loop, name=f"veil-worker-{index}", daemon=True)
+        self.lease: Lease | None = None
+
+    def _loop(self) -> None:
+        pool = self.pool
+        while not pool.stopping.is_set():
+            try:
+                job = pool.store.claim(self.worker_id, pool.lease_seconds)
+            except VeilError as error:
+                log.warning("worker %s: cannot claim jobs: %s", self.worker_id, error)
+                job = None
+            if job is None:
+                pool.wait_for_work()
+                continue
+            self.run(job)
+
+    def run(self, job: Job) -> None:
+        """Process one claimed job and record how it ended (the lease is renewed until then)."""
+        log.info("job %s: %s/%s, attempt %d of %d", job.job_id, job.source_bucket, job.source_key, job.attempts, job.max_attempts)
+        with Lease(self.pool.store, job, self.worker_id, self.pool.lease_seconds) as lease:
+            self.lease = lease
+            try:
+                if self.pool.stopping.is_set():  # stop() came between the claim and now
+                    self.release()
+                    return
+                record = self._attempt(job, lease)
+                if record is not None:
+                    self._record(job, record)
+            finally:
+                self.lease = None
+
+    def _attempt(self, job: Job, lease: Lease) -> Callable[[], bool] | None:
+        """Run the job; return the store call that records its outcome (None if it is no longer ours)."""
+        store, worker_id = self.pool.store, self.worker_id
+        try:
+            result = process_job(
+                job, self.pool.objects,
+                progress=lease.progress, options=self.pool.options, still_owner=lease.renew, work_dir=self.pool.work_dir,
+            )
+        except LeaseLost:
+            log.info("job %s: lease lost; left to whoever holds it now", job.job_id)
+            return None
+        except FINAL_ERRORS as error:
+            return partial(store.fail, job.job_id, worker_id, str(error), retry=False)
+        except VeilError as error:
+            return partial(store.fail, job.job_id, worker_id, str(error))
+        except Exception as error:
+            log.exception("job %s: internal error", job.job_id)
+            return partial(store.fail, job.job_id, worker_id, f"internal error: {type(error).__name__}: {error}")
+        return partial(store.succeed, job.job_id, worker_id, **result)
+
+    @staticmethod
+    def _record(job: Job, record: Callable[[], bool]) -> None:
+        try:
+            if not record():
+                log.info("job %s: lease lost before the result was recorded", job.job_id)
+        except VeilError as error:  # the lease will run out and the job will be retried
+            log.error("job %s: cannot record the result: %s", job.job_id, error)
+
+    def release(self) -> None:
+        """Give the running job back to the queue; the run stops at its next frame and publishes nothing."""
+        lease = self.lease
+        if lease is None:
+            return
+        lease.lost.set()
+        try:
+            self.pool.store.release(lease.job.job_id, self.worker_id)
+        except VeilError as error:
+            log.warning("job %s: cannot release it (it will be retried when its lease runs out): %s", lease.job.job_id, error)
+
+
+class WorkerPool:
+    """``workers`` threads that take jobs from ``store`` and write outputs to ``objects``.
+
+    ``options`` are :func:`veil.jobs.process_job` options (veil.anonymize's,
+    plus ``frames``). ``poll_seconds`` is how often an idle worker looks for
+    work; :meth:`wake` makes idle workers look now. ``work_dir`` is where jobs
+    stage their files (default: the system's temporary folder).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        objects: ObjectStore,
+        *,
+        workers: int,
+        lease_seconds: float = 30,
+        options: dict[str, Any] | None = None,
+        poll_seconds: float = 1.0,
+        work_dir: Path | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {workers}")
+        self.store = store
+        self.objects = objects
+        self.lease_seconds = lease_seconds
+        self.options = dict(options or {})
+        self.poll_seconds = poll_seconds
+        self.work_dir = work_dir
+        self.stopping = threading.Event()
+        self._work = threading.Condition()
+        self.workers = [Worker(self, index) for index in range(workers)]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.thread.start()
+
+    def wake(self) -> None:
+        """Tell idle workers that a job may be waiting (e.g. right after ``JobStore.create``)."""
+        with self._work:
+            self._work.notify_all()
+
+    def wait_for_work(self) -> None:
+        with self._work:
+            if not self.stopping.is_set():
+                self._work.wait(self.poll_seconds)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop taking jobs; let running ones finish for up to ``timeout`` seconds (None: 0), then release them.
+
+        A released job goes back to the queue without counting an attempt and
+        its worker publishes nothing more; a later start (of this process or
+        another) runs it again.
+        """
+        self.stopping.set()
+        self.wake()
+        deadline = time.monotonic() + (timeout or 0.0)
+        for worker in self.workers:
+            if worker.thread.is_alive():
+                worker.thread.join(max(0.0, deadline - time.monotonic()))
+        for worker in self.workers:
+            if worker.thread.is_alive():
+                worker.release()
+        for worker in self.workers:
+            if worker.thread.ident is not None:
+                worker.thread.join(5.0)  # a run stops at its next frame; a model still loading is left to finish

@@ -1,0 +1,28 @@
+"""Object stores: local folders and S3-compatible endpoints, behind one small interface.
+
+>>> store = open_store(settings)                      # doctest: +SKIP
+>>> store.upload("output", "clip/mosaic/clip.mp4", path)  # atomic: all or nothing
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from veil.storage.base import ObjectInfo, ObjectStore
+from veil.storage.local import LocalStore
+from veil.storage.s3 import S3Store
+
+__all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "S3Store", "open_store"]
+
+
+def open_store(settings: Any) -> ObjectStore:
+    """The store the settings name: S3 when ``settings.s3_endpoint`` is set, else folders in ``settings.data_dir``.
+
+    Reads ``s3_endpoint``, ``s3_region`` and ``data_dir``; S3 credentials come
+    from the usual AWS settings (``AWS_ACCESS_KEY_ID``, ``~/.aws``, ...).
+    """
+    endpoint = getattr(settings, "s3_endpoint", None)
+    if endpoint:
+        return S3Store(str(endpoint), getattr(settings, "s3_region", None))
+    return LocalStore(Path(settings.data_dir))

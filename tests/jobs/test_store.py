@@ -1,0 +1,208 @@
+"""The job store on a real SQLite file: deduplication, leases, retries, progress, pages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from veil.errors import ConfigError, JobNotFound
+from veil.jobs import Job, JobState, JobStore
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/jobs/veil.db"
+
+
+@pytest.fixture
+def store(url: str) -> JobStore:
+    return JobStore(url)
+
+
+def new(store: JobStore, key: str = "in/clip one.mov", etag: str = "e1", **extra: object) -> tuple[Job, bool]:
+    return store.create(source_bucket="source", source_key=key, source_etag=etag, output_bucket="output", **extra)  # type: ignore[arg-type]
+
+
+def test_a_new_job_is_queued(store: JobStore) -> None:
+    job, created = new(store, job_tag="tag-1")
+    assert created
+    assert (job.state, job.detail, job.attempts, job.max_attempts) == (JobState.IN_PROGRESS, "queued", 0, 3)
+    assert job.output_prefix == "in/clip one"
+    assert job.job_tag == "tag-1"
+    assert len(job.job_id) >= 32 and job.job_id.isalnum()
+    assert job.created_at.tzinfo is not None
+    assert store.get(job.job_id) == job
+
+
+def test_the_same_object_twice_is_one_job(store: JobStore) -> None:
+    first, _ = new(store)
+    again, created = new(store)
+    assert not created and again.job_id == first.job_id
+    changed, created = new(store, etag="e2")  # a new version of the object is new work
+    assert created and changed.job_id != first.job_id
+
+
+def test_the_same_request_token_is_one_job(store: JobStore) -> None:
+    first, _ = new(store, key="a.mov", client_request_token="token-1")
+    again, created = new(store, key="b.mov", client_request_token="token-1")
+    assert not created and again.job_id == first.job_id
+    other, created = new(store, key="b.mov", client_request_token="token-2")
+    assert created and other.job_id != first.job_id
+
+
+def test_unknown_job(store: JobStore) -> None:
+    with pytest.raises(JobNotFound) as caught:
+        store.get("nope")
+    assert isinstance(caught.value, LookupError)
+
+
+def test_claims_are_exclusive_across_threads_and_connections(url: str) -> None:
+    """Four threads on two connections (as two processes would have) take 40 jobs: each exactly once."""
+    stores = [JobStore(url), JobStore(url)]
+    for index in range(40):
+        new(stores[0], key=f"k{index}.mov")
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def work(worker: str, store: JobStore) -> None:
+        while (job := store.claim(worker, 60)) is not None:
+            with lock:
+                taken.append(job.job_id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}", stores[i % 2])) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(taken) == 40 and len(set(taken)) == 40
+
+
+def test_claim_takes_the_oldest_first(store: JobStore) -> None:
+    first, _ = new(store, key="1.mov")
+    new(store, key="2.mov")
+    claimed = store.claim("w", 30)
+    assert claimed is not None and claimed.job_id == first.job_id
+    assert (claimed.detail, claimed.attempts, claimed.worker_id) == ("running", 1, "w")
+
+
+def test_an_expired_lease_lets_another_worker_take_the_job(store: JobStore) -> None:
+    job, _ = new(store)
+    assert store.claim("dead", 0.2) is not None
+    assert store.claim("alive", 30) is None  # leased
+    time.sleep(0.3)
+    taken = store.claim("alive", 30)
+    assert taken is not None and taken.job_id == job.job_id and taken.attempts == 2
+    assert not store.heartbeat(job.job_id, "dead", 30, frames_done=5, frames_total=10, fps=1.0)
+    assert not store.succeed(job.job_id, "dead", output_key="x", detections_key="y", timings={}, video_metadata={})
+    assert store.heartbeat(job.job_id, "alive", 30, frames_done=1, frames_total=10, fps=2.0)
+    assert store.get(job.job_id).worker_id == "alive"
+
+
+def test_failures_are_retried_until_max_attempts(store: JobStore) -> None:
+    job, _ = new(store, max_attempts=2)
+    store.claim("w", 30)
+    assert store.fail(job.job_id, "w", "model crashed once")
+    retry = store.get(job.job_id)
+    assert (retry.state, retry.detail, retry.attempts, retry.message) == (JobState.IN_PROGRESS, "queued", 1, "model crashed once")
+    store.claim("w", 30)
+    store.fail(job.job_id, "w", "model crashed twice")
+    failed = store.get(job.job_id)
+    assert (failed.state, failed.detail, failed.attempts, failed.message) == (JobState.FAILED, "failed", 2, "model crashed twice")
+    assert failed.finished_at is not None
+    assert store.claim("w", 30) is None
+
+
+def test_a_final_failure_is_not_retried(store: JobStore) -> None:
+    job, _ = new(store)
+    store.claim("w", 30)
+    store.fail(job.job_id, "w", "not a video", retry=False)
+    failed = store.get(job.job_id)
+    assert (failed.state, failed.attempts, failed.message) == (JobState.FAILED, 1, "not a video")
+    assert store.claim("w", 30) is None
+
+
+def test_a_job_whose_workers_keep_dying_fails(store: JobStore) -> None:
+    job, _ = new(store, max_attempts=1)
+    store.claim("dead", 0.1)
+    time.sleep(0.2)
+    assert store.claim("other", 30) is None
+    failed = store.get(job.job_id)
+    assert failed.state is JobState.FAILED
+    assert "gave up after 1 attempts" in (failed.message or "") and "lease" in (failed.message or "")
+
+
+def test_release_does_not_count_an_attempt(store: JobStore) -> None:
+    job, _ = new(store, max_attempts=1)
+    store.claim("w", 30)
+    assert store.release(job.job_id, "w")
+    released = store.get(job.job_id)
+    assert (released.detail, released.attempts, released.worker_id) == ("queued", 0, None)
+    again = store.claim("w2", 30)
+    assert again is not None and again.attempts == 1
+    assert not store.release(job.job_id, "w")  # not w's any more
+
+
+def test_progress_and_results_are_stored(store: JobStore) -> None:
+    job, _ = new(store)
+    store.claim("w", 30)
+    assert store.heartbeat(job.job_id, "w", 30, frames_done=12, frames_total=48, fps=24.5)
+    running = store.get(job.job_id)
+    assert (running.frames_done, running.frames_total, running.fps) == (12, 48, 24.5)
+    assert running.lease_expires_at is not None
+    metadata = {"Codec": "h264", "DurationMillis": 2000, "Format": "mov", "FrameRate": 24.0, "FrameHeight": 96, "FrameWidth": 160}
+    assert store.succeed(job.job_id, "w", output_key="in/clip one/mosaic/in/clip one.mp4",
+                         detections_key="in/clip one/detections.json", timings={"decode": 0.5}, video_metadata=metadata)
+    done = store.get(job.job_id)
+    assert (done.state, done.detail, done.message) == (JobState.SUCCEEDED, "succeeded", None)
+    assert done.frames_done == 48 and done.timings == {"decode": 0.5} and done.video_metadata == metadata
+    assert done.output_key == "in/clip one/mosaic/in/clip one.mp4" and done.detections_key == "in/clip one/detections.json"
+    assert done.finished_at is not None and done.lease_expires_at is None
+
+
+def test_list_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
+    ids = [new(store, key=f"{index}.mov")[0].job_id for index in range(7)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page, cursor = store.list(limit=3, after=cursor)
+        seen += [job.job_id for job in page]
+        pages += 1
+        if cursor is None:
+            break
+    assert seen == ids[::-1] and pages == 3
+    store.claim("w", 30)  # the oldest
+    store.succeed(ids[0], "w", output_key="o", detections_key="d", timings={}, video_metadata={})
+    store.claim("w", 30)
+    store.fail(ids[1], "w", "bad", retry=False)
+    assert [job.job_id for job in store.list(state=JobState.SUCCEEDED)[0]] == [ids[0]]
+    assert [job.job_id for job in store.list(state=JobState.FAILED)[0]] == [ids[1]]
+    assert len(store.list(state=JobState.IN_PROGRESS)[0]) == 5
+    with pytest.raises(ConfigError):
+        store.list(limit=0)
+    with pytest.raises(JobNotFound):
+        store.list(after="no-such-job")
+
+
+def test_jobs_survive_a_restart(url: str) -> None:
+    first = JobStore(url)
+    job, _ = new(first)
+    first.claim("w", 30)
+    first.close()
+    reopened = JobStore(url)
+    assert reopened.get(job.job_id).detail == "running"
+
+
+@pytest.mark.parametrize("bad", ["postgresql://user@host/db", "mysql://host/db", "sqlite://", "veil.db"])
+def test_unsupported_urls_say_what_to_use(bad: str) -> None:
+    with pytest.raises(ConfigError, match="sqlite:///"):
+        JobStore(bad)
+
+
+def test_relative_and_in_memory_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    JobStore("sqlite:///rel/veil.db")
+    assert (tmp_path / "rel" / "veil.db").exists()
+    memory = JobStore("sqlite:///:memory:")
+    assert new(memory)[1]
