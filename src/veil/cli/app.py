@@ -13,6 +13,7 @@ import typer
 from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
 from veil.errors import VeilError
+from veil.service.cli import serve
 
 app = typer.Typer(
     name="veil",
@@ -155,6 +156,9 @@ def sample(
     except VeilError as error:
         _fail(str(error), error.exit_code)
     print(f"wrote {output}")
+
+
+app.command()(serve)
 
 
 def main() -> None:

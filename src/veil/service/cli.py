@@ -1,0 +1,69 @@
+"""``veil serve``: the HTTP API, the workers and the bucket watcher in one process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from veil.errors import VeilError
+
+
+def _option(env: str, default: str, text: str) -> object:
+    return typer.Option(help=f"{text} (env {env}; default {default})", show_default=False)
+
+
+def serve(
+    data_dir: Annotated[Optional[Path], _option("VEIL_DATA_DIR", "./veil-data", "Local buckets (one folder each), job database, generated secrets.")] = None,
+    host: Annotated[Optional[str], _option("VEIL_HOST", "127.0.0.1", "Address to listen on.")] = None,
+    port: Annotated[Optional[int], _option("VEIL_PORT", "8080", "Port to listen on.")] = None,
+    workers: Annotated[Optional[int], _option("VEIL_WORKERS", "the number of cores", "Videos processed at the same time.")] = None,
+    source_bucket: Annotated[Optional[str], _option("VEIL_SOURCE_BUCKET", "source", "Bucket watched for new videos.")] = None,
+    output_bucket: Annotated[Optional[str], _option("VEIL_OUTPUT_BUCKET", "output", "Bucket the results are written to.")] = None,
+    s3_endpoint: Annotated[Optional[str], _option("VEIL_S3_ENDPOINT", "none: local folders", "S3-compatible endpoint URL.")] = None,
+) -> None:
+    """Anonymize every video that lands in the source bucket, with a job API that existing clients can call.
+
+    Each new object whose key ends with a video suffix becomes one job; the result
+    appears in the output bucket as NAME/mosaic/NAME.mp4 and NAME/detections.json.
+    Jobs also start from POST /events/s3 (S3 or MinIO notifications), the REST API
+    (/v1, documented at /docs) and the Rekognition-compatible job API (POST /).
+
+    Other settings, as environment variables: VEIL_API_TOKEN (REST and events bearer
+    token), VEIL_ACCESS_KEY_ID and VEIL_SECRET_ACCESS_KEY (the key pair job-API
+    requests are signed with; all three are generated into DATA_DIR/credentials.json
+    when unset), VEIL_S3_REGION, VEIL_DATABASE_URL (default sqlite:///DATA_DIR/veil.db),
+    VEIL_SUFFIXES (.mov .mp4 .m4v .mkv .avi), VEIL_CLASSES (face,plate),
+    VEIL_FACE_THRESHOLD and VEIL_PLATE_THRESHOLD (0-1), VEIL_POLL_SECONDS (2),
+    VEIL_LEASE_SECONDS (30), VEIL_MAX_ATTEMPTS (3), VEIL_WRITE_FRAMES (false).
+    Accepted aliases: OUTPUT_BUCKET, MAX_WORKERS, FACE_MIN_CONFIDENCE and
+    LICENSE_PLATE_MIN_CONFIDENCE (percent).
+    """
+    import logging
+
+    import uvicorn
+
+    from veil.service.app import create_app
+    from veil.service.credentials import resolve_secrets
+    from veil.service.settings import load_settings
+
+    try:
+        settings, secrets_file = resolve_secrets(load_settings(
+            data_dir=data_dir, host=host, port=port, workers=workers,
+            source_bucket=source_bucket, output_bucket=output_bucket, s3_endpoint=s3_endpoint,
+        ))
+        app = create_app(settings)
+    except (VeilError, OSError) as error:
+        print(f"veil: error: {error}", file=sys.stderr)
+        raise typer.Exit(getattr(error, "exit_code", 1)) from None
+    if secrets_file is not None:
+        print(f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)", file=sys.stderr)
+    print(
+        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers; "
+        f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",
+        file=sys.stderr,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

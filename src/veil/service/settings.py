@@ -1,0 +1,142 @@
+"""Every setting of ``veil serve``: typed, validated at start-up, from flags or ``VEIL_*`` variables.
+
+The replaced cloud function's settings are accepted as documented aliases so a
+migrating user's environment keeps working: ``OUTPUT_BUCKET``, ``MAX_WORKERS``,
+``FACE_MIN_CONFIDENCE`` and ``LICENSE_PLATE_MIN_CONFIDENCE`` (both in percent).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from veil.detect.detections import CLASSES
+from veil.errors import ConfigError
+
+DEFAULT_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi")
+
+
+def _aliases(name: str, *legacy: str) -> AliasChoices:
+    """``VEIL_NAME``, then legacy names (keyword arguments use the field's name)."""
+    return AliasChoices(f"VEIL_{name.upper()}", *legacy)
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part for part in value.replace(",", " ").split() if part)
+    return value
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of ``veil serve``; each field ``name`` is also the variable ``VEIL_NAME``."""
+
+    model_config = SettingsConfigDict(env_prefix="VEIL_", extra="ignore", validate_default=True, populate_by_name=True)
+
+    data_dir: Path = Field(Path("veil-data"), description="local buckets (one folder each), job database, generated secrets")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=0, le=65535, description="port to listen on")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=_aliases("workers", "MAX_WORKERS"),
+        description="videos processed at the same time",
+    )
+    source_bucket: str = Field("source", min_length=1, description="bucket watched for new videos")
+    output_bucket: str = Field(
+        "output", min_length=1, validation_alias=_aliases("output_bucket", "OUTPUT_BUCKET"),
+        description="bucket the anonymized videos and detections are written to",
+    )
+    s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL; unset: local folders in data_dir")
+    s3_region: str | None = Field(None, description="region of the S3 endpoint")
+    api_token: str | None = Field(None, min_length=16, repr=False, description="bearer token of the REST API and /events/s3")
+    access_key_id: str | None = Field(None, min_length=4, description="access key id Signature V4 requests must use")
+    secret_access_key: str | None = Field(None, min_length=16, repr=False, description="secret key Signature V4 requests must be signed with")
+    database_url: str | None = Field(None, description="job store URL; default sqlite:///DATA_DIR/veil.db")
+    suffixes: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)")
+    poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
+    lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
+    max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
+    write_frames: bool = Field(False, description="also write per-frame PNGs (<name>/images/, <name>/mosaic/)")
+    classes: Annotated[tuple[str, ...], NoDecode] = Field(CLASSES, description="what to cover: face, plate")
+    face_threshold: float | None = Field(None, gt=0, lt=1, description="minimum face score 0-1; default: the detector's")
+    plate_threshold: float | None = Field(None, gt=0, lt=1, description="minimum plate score 0-1; default: the detector's")
+    face_min_confidence: float | None = Field(
+        None, gt=0, lt=100, validation_alias="FACE_MIN_CONFIDENCE", exclude=True,
+        description="legacy alias of face_threshold, in percent",
+    )
+    license_plate_min_confidence: float | None = Field(
+        None, gt=0, lt=100, validation_alias="LICENSE_PLATE_MIN_CONFIDENCE",
+        exclude=True, description="legacy alias of plate_threshold, in percent",
+    )
+
+    @field_validator("suffixes", mode="before")
+    @classmethod
+    def _normalise_suffixes(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, (list, tuple)):
+            value = tuple("." + str(s).lower().lstrip(".") for s in value)
+            if not value:
+                raise ValueError("at least one suffix is needed")
+        return value
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _known_classes(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, (list, tuple)):
+            unknown = [name for name in value if name not in CLASSES]
+            if unknown or not value:
+                raise ValueError(f"choose from {', '.join(CLASSES)}; got {', '.join(map(str, value)) or 'nothing'}")
+            value = tuple(dict.fromkeys(value))
+        return value
+
+    @model_validator(mode="after")
+    def _apply_legacy_and_defaults(self) -> ServiceSettings:
+        if self.source_bucket == self.output_bucket:
+            raise ValueError("VEIL_SOURCE_BUCKET and VEIL_OUTPUT_BUCKET must differ (outputs would start new jobs)")
+        if self.face_threshold is None and self.face_min_confidence is not None:
+            self.face_threshold = self.face_min_confidence / 100
+        if self.plate_threshold is None and self.license_plate_min_confidence is not None:
+            self.plate_threshold = self.license_plate_min_confidence / 100
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
+        return self
+
+    def matches(self, key: str) -> bool:
+        """Whether an object key starts a job: it ends with one of the suffixes, any case."""
+        return key.lower().endswith(self.suffixes)
+
+    def anonymize_options(self) -> dict[str, object]:
+        """The ``veil.anonymize`` options every job of this service runs with.
+
+        The cores are shared among the workers, so that N jobs at once do not each
+        start a model on every core.
+        """
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        options: dict[str, object] = {"classes": ",".join(self.classes), "threads": threads}
+        if self.face_threshold is not None:
+            options["face_threshold"] = self.face_threshold
+        if self.plate_threshold is not None:
+            options["plate_threshold"] = self.plate_threshold
+        if self.write_frames:
+            options["frames"] = True
+        return options
+
+
+def load_settings(**overrides: object) -> ServiceSettings:
+    """Settings from the environment, ``overrides`` (flags) winning; problems as one ConfigError."""
+    try:
+        return ServiceSettings(**{name: value for name, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        raise ConfigError(f"invalid settings: {'; '.join(map(_problem, error.errors()))}") from None
+
+
+def _problem(issue: Any) -> str:
+    """One validation problem, named as the user sets it: ``VEIL_PORT: ...``."""
+    message = str(issue["msg"]).removeprefix("Value error, ")
+    if not issue["loc"]:
+        return message
+    name = str(issue["loc"][0])
+    return f"{name if name.isupper() else 'VEIL_' + name.upper()}: {message}"
