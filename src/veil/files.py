@@ -12,6 +12,10 @@ from pathlib import Path
 from veil.errors import OutputError
 
 
+PARTIAL_PREFIX = ".veil-partial-"
+"""Names of files and folders being written: hidden, and never taken for a finished output."""
+
+
 class AtomicFile:
     """A temporary file beside ``destination`` that becomes it on :meth:`publish`.
 
@@ -27,9 +31,7 @@ class AtomicFile:
         if not folder.is_dir():
             raise OutputError(f"output folder {folder} does not exist")
         try:
-            handle, name = tempfile.mkstemp(
-                prefix=f".{self.destination.stem}.", suffix=f".partial{self.destination.suffix}", dir=folder
-            )
+            handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=self.destination.suffix, dir=folder)
         except OSError as error:
             raise OutputError(f"cannot write to output folder {folder}: {(error.strerror or str(error)).lower()}") from None
         os.close(handle)
@@ -37,7 +39,10 @@ class AtomicFile:
         os.chmod(self.temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
 
     def publish(self) -> None:
+        """Flush the finished file to disk and rename it into place."""
         try:
+            with open(self.temporary, "rb+") as written:
+                os.fsync(written.fileno())
             os.replace(self.temporary, self.destination)
         except OSError as error:
             self.discard()
@@ -76,7 +81,7 @@ def staged_folders(parent: str | os.PathLike[str], names: tuple[str, ...]) -> It
     parent = Path(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".veil-partial-", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=parent))
     except OSError as error:
         raise OutputError(f"cannot write to folder {parent}: {(error.strerror or str(error)).lower()}") from None
     try:

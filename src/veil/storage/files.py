@@ -5,39 +5,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from veil.errors import StorageError
+from veil.files import atomic_path
 
-PARTIAL_PREFIX = ".veil-partial-"
-"""Names of files being written; never listed, never valid in a key."""
 
 CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
 def staged_file(destination: Path) -> Iterator[BinaryIO]:
-    """Yield a file open for writing beside ``destination``; rename it into place on success.
+    """Yield a file open for writing beside ``destination``; it replaces ``destination`` on success.
 
-    The temporary file is in the same folder, so the rename is atomic: a reader
-    sees the old object (or none) until the new one is complete. Created with
-    mode 0666 minus the umask, like any new file.
+    A reader sees the old object (or none) until the new one is complete.
     """
-    temporary = destination.parent / f"{PARTIAL_PREFIX}{secrets.token_hex(8)}"
-    with os_errors(f"cannot write {destination}"):
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        with os_errors(f"cannot write {destination}"):
-            os.replace(temporary, destination)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with os_errors(f"cannot write {destination}"), atomic_path(destination) as temporary, open(temporary, "wb") as out:
+        yield out
 
 
 def copy_hashing(source: BinaryIO, out: BinaryIO) -> str:

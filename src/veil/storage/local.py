@@ -17,7 +17,8 @@ from pathlib import Path
 
 from veil.errors import InvalidKey, ObjectNotFound, ObjectTooLarge, StorageError
 from veil.storage.base import ObjectInfo
-from veil.storage.files import PARTIAL_PREFIX, copy_hashing, md5_of, os_errors, staged_file
+from veil.files import PARTIAL_PREFIX
+from veil.storage.files import copy_hashing, md5_of, os_errors, staged_file
 
 
 def key_parts(key: str) -> list[str]:
