@@ -2,4 +2,5 @@
 
 from veil.cli.app import main
 
-main()
+if __name__ == "__main__":  # worker processes (spawned) import this module too: they must not run the command
+    main()

@@ -37,6 +37,10 @@ class Shape(str, Enum):
     ellipse = "ellipse"
 
 
+class EngineName(str, Enum):
+    local = "local"
+
+
 class Codec(str, Enum):
     h264 = "h264"
     hevc = "hevc"
@@ -72,7 +76,10 @@ def anonymize(
     keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Keep container metadata (GPS location, device make/model). Stripped by default.")] = False,
     detections: Annotated[Optional[Path], typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")] = None,
     frames_dir: Annotated[Optional[Path], typer.Option(help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/...")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="Threads per model.", show_default="all cores")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Threads per model.", show_default="all cores, shared among --jobs")] = None,
+    engine: Annotated[EngineName, typer.Option(help="Where segments run: local (processes on this machine).")] = EngineName.local,
+    jobs: Annotated[int, typer.Option(min=1, help="Segments processed at once. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.")] = 1,
+    segment_seconds: Annotated[Optional[float], typer.Option(min=0.001, help="Split videos at keyframes into segments of about this many seconds (even with --jobs 1). The output is the one a single pass makes.", show_default="single pass")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
 ) -> None:
@@ -98,11 +105,18 @@ def anonymize(
         face_padding=face_padding, plate_padding=plate_padding, min_box_size=min_box_size,
         style=style.value, shape=shape.value, max_gap=max_gap, lead=lead, trail=trail,
         codec=codec.value, crf=crf, preset=preset, keep_metadata=keep_metadata, threads=threads,
+        jobs=jobs, segment_seconds=segment_seconds,
     )
     batch = len(pairs) > 1
     bars = BatchProgress(should_show_bars(quiet), len(pairs))
     failures: list[tuple[Path, BaseException]] = []
-    with bars.running():
+    from veil.jobs.engines import make_engine
+
+    try:
+        runner = make_engine(engine.value, jobs)  # one pool for every file: workers keep their models
+    except VeilError as error:
+        _fail(str(error), error.exit_code)
+    with runner, bars.running():
         totals = []
         for source, _ in pairs:
             try:
@@ -117,7 +131,7 @@ def anonymize(
             }
             bars.start_file(source.name, total or None)
             try:
-                report = run_anonymize(source, destination, progress=bars.advance_file, **options, **extras)
+                report = run_anonymize(source, destination, progress=bars.advance_file, engine=runner, **options, **extras)
             except VeilError as error:
                 failures.append((source, error))
                 message = str(error) if str(source) in str(error) else f"{source}: {error}"

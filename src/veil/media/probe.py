@@ -173,3 +173,42 @@ def _first_frame(path: Path, container, stream) -> tuple[int, av.VideoFrame]:
     except av.error.FFmpegError as error:
         raise InputError(f"input {path} is damaged: {_reason(error)}") from None
     raise InputError(f"input {path} is damaged: its video stream has no decodable frame")
+
+
+@dataclass(frozen=True)
+class PacketIndex:
+    """Every frame's pts in presentation order and which frames are keyframes, read from packets (no decoding).
+
+    ``keyframes`` holds frame indices (positions in ``pts``). ``pts`` is None
+    when some video packet has no pts: then frames cannot be addressed by pts.
+    """
+
+    pts: tuple[int, ...] | None
+    keyframes: tuple[int, ...]
+
+
+def index_packets(path: str | os.PathLike[str]) -> PacketIndex:
+    """Demux the first video stream's packets: their pts (sorted) and keyframe flags."""
+    path = check_readable(path)
+    stamps: list[int] = []
+    keys: list[int] = []
+    complete = True
+    with open_input(path) as container:
+        stream = container.streams.video[0]
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None:
+                    complete = False
+                    continue
+                stamps.append(int(packet.pts))
+                if packet.is_keyframe:
+                    keys.append(int(packet.pts))
+        except av.error.FFmpegError as error:
+            raise InputError(f"input {path} is damaged: {_reason(error)}") from None
+    if not complete or len(set(stamps)) != len(stamps):
+        return PacketIndex(None, ())
+    ordered = sorted(stamps)
+    position = {pts: i for i, pts in enumerate(ordered)}
+    return PacketIndex(tuple(ordered), tuple(sorted(position[pts] for pts in keys)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import TracebackType
@@ -70,21 +70,57 @@ class VideoReader:
         self._container.close()
 
     def __iter__(self) -> Iterator[VideoFrame]:
+        yield from self._frames(self._decode(), first_index=0)
+
+    def frames_between(self, seek_pts: int, pts: Sequence[int], first_index: int) -> Iterator[VideoFrame]:
+        """The frames whose pts are ``pts`` (consecutive, in presentation order), indexed from ``first_index``.
+
+        Decoding starts at the keyframe at ``seek_pts`` (at or before ``pts[0]``);
+        frames before ``pts[0]`` are decoded and dropped. Every yielded frame's pts
+        is checked against ``pts``: a frame missing or out of place raises InputError.
+        """
+        if not pts:
+            return
+        try:
+            self._container.seek(seek_pts, backward=True, any_frame=False, stream=self._stream)
+        except av.error.FFmpegError as error:
+            raise InputError(f"input {self._path}: cannot seek to {seek_pts}: {_reason(error)}") from None
+        wanted = iter(pts)
+        expected = next(wanted)
+        started = False
+        for frame in self._frames(self._decode(), first_index=first_index, skip_before=pts[0]):
+            if frame.pts != expected:
+                raise InputError(
+                    f"input {self._path}: frame {frame.index} has pts {frame.pts}, expected {expected}"
+                    " (the packets' timestamps do not match the decoded frames)"
+                )
+            started = True
+            yield frame
+            expected = next(wanted, None)
+            if expected is None:
+                return
+        raise InputError(
+            f"input {self._path}: decoding from pts {seek_pts} ended before pts {expected}"
+            + ("" if started else " (no frame at the segment's start)")
+        )
+
+    def _frames(self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None) -> Iterator[VideoFrame]:
         time_base = self.info.time_base
-        index = 0
-        frames = self._decode()
+        index = first_index
         while True:
             try:
-                frame = next(frames)
+                frame = next(decoded)
             except StopIteration:
                 return
             except av.error.FFmpegError as error:
                 raise InputError(
                     f"input {self._path}: decoding failed after frame {index - 1}: {_reason(error)}"
                 ) from None
+            pts = frame.pts if frame.pts is not None else frame.dts
+            if skip_before is not None and (pts is None or pts < skip_before):
+                continue  # before the wanted range (decoded from the keyframe to get there)
             if frame.is_corrupt:
                 raise InputError(f"input {self._path}: frame {index} is corrupt")
-            pts = frame.pts if frame.pts is not None else frame.dts
             if pts is None:
                 raise InputError(f"input {self._path}: frame {index} has no timestamp")
             image = frame.to_ndarray(

@@ -83,32 +83,7 @@ class VideoWriter:
 
     def _open(self) -> None:
         source, settings = self.source, self.settings
-        movflags = "+faststart"
-        if settings.keep_metadata:
-            movflags += "+use_metadata_tags"
-        try:
-            self._out = av.open(str(self._temporary), mode="w", format=_format_for(self.path))
-            if set(self._out.format.name.split(",")) & _MP4_FAMILY:
-                self._out.close()
-                self._out = av.open(
-                    str(self._temporary),
-                    mode="w",
-                    format=_format_for(self.path),
-                    options={"movflags": movflags},
-                )
-            elif "matroska" in self._out.format.name or "webm" in self._out.format.name:
-                # Copied AAC starts before zero (encoder priming); shifting everything
-                # to make it non-negative would move every video pts. Matroska can
-                # store the negative times, so let it.
-                self._out.close()
-                self._out = av.open(
-                    str(self._temporary),
-                    mode="w",
-                    format=_format_for(self.path),
-                    options={"avoid_negative_ts": "disabled"},
-                )
-        except (av.error.FFmpegError, ValueError) as error:
-            raise OutputError(f"cannot write {self.path}: {_reason(error)}") from None
+        self._out = _open_output(self.path, self._temporary, settings.keep_metadata)
 
         width, height = source.width, source.height
         odd = width % 2 or height % 2
@@ -159,16 +134,7 @@ class VideoWriter:
             self._copy_metadata()
 
     def _copy_metadata(self) -> None:
-        try:
-            with av.open(str(self.source.path)) as container:
-                tags = {k: v for k, v in container.metadata.items() if k not in _MUXER_TAGS}
-                self._out.metadata.update(tags)
-                video = container.streams[self.source.video_index]
-                self._video.metadata.update(
-                    {k: v for k, v in video.metadata.items() if k not in _MUXER_TAGS}
-                )
-        except av.error.FFmpegError as error:
-            raise InputError(f"input {self.source.path} is not readable: {_reason(error)}") from None
+        _copy_metadata(self.source, self._out, self._video)
 
     # -- writing -----------------------------------------------------------------
 
@@ -243,6 +209,38 @@ class VideoWriter:
             self.close()
         else:
             self._abandon()
+
+
+def _open_output(path: Path, temporary: Path, keep_metadata: bool):  # type: ignore[no-untyped-def]
+    """Open the output container: MP4 family with faststart, Matroska keeping negative times."""
+    movflags = "+faststart"
+    if keep_metadata:
+        movflags += "+use_metadata_tags"
+    try:
+        out = av.open(str(temporary), mode="w", format=_format_for(path))
+        if set(out.format.name.split(",")) & _MP4_FAMILY:
+            out.close()
+            out = av.open(str(temporary), mode="w", format=_format_for(path), options={"movflags": movflags})
+        elif "matroska" in out.format.name or "webm" in out.format.name:
+            # Copied AAC starts before zero (encoder priming); shifting everything
+            # to make it non-negative would move every video pts. Matroska can
+            # store the negative times, so let it.
+            out.close()
+            out = av.open(str(temporary), mode="w", format=_format_for(path), options={"avoid_negative_ts": "disabled"})
+    except (av.error.FFmpegError, ValueError) as error:
+        raise OutputError(f"cannot write {path}: {_reason(error)}") from None
+    return out
+
+
+def _copy_metadata(source: VideoInfo, out, video) -> None:  # type: ignore[no-untyped-def]
+    try:
+        with av.open(str(source.path)) as container:
+            tags = {k: v for k, v in container.metadata.items() if k not in _MUXER_TAGS}
+            out.metadata.update(tags)
+            stream = container.streams[source.video_index]
+            video.metadata.update({k: v for k, v in stream.metadata.items() if k not in _MUXER_TAGS})
+    except av.error.FFmpegError as error:
+        raise InputError(f"input {source.path} is not readable: {_reason(error)}") from None
 
 
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "handler_name", "vendor_id"}
@@ -335,3 +333,94 @@ class _AudioCarrier:
         if self._input is not None:
             self._input.close()
             self._input = None
+
+
+def join_segments(parts: list[Path], path: str | os.PathLike[str], source: VideoInfo, keep_metadata: bool = False) -> int:
+    """Concatenate encoded video-only segment files into ``path`` by stream copy; mux the source's audio once.
+
+    The parts must be consecutive pieces of one video, each written by a
+    :class:`VideoWriter` with the same settings and no rotation (the joined
+    stream gets the source's). Packets are copied, not re-encoded; their pts are
+    kept exactly. At a seam an encoder with B-frames starts the next part with
+    dts below its first pts, which can fall at or below the last dts of the part
+    before: such dts are moved up to one tick after the previous one (never past
+    the packet's own pts, else the join is refused), which keeps dts strictly
+    increasing and changes no pts. Audio, metadata rules and faststart are the
+    writer's own; the file appears at ``path`` only when complete. Returns the
+    number of video packets written.
+    """
+    path = Path(path)
+    if not parts:
+        raise ValueError("join_segments needs at least one part")
+    atomic = AtomicFile(path)
+    out = audio = None
+    packets = 0
+    try:
+        out = _open_output(path, atomic.temporary, keep_metadata)
+        target = None
+        extradata = None
+        last_dts: int | None = None
+        time_base = source.time_base
+        for part in parts:
+            with av.open(str(part)) as container:
+                stream = container.streams.video[0]
+                if target is None:
+                    target = out.add_stream_from_template(stream)
+                    target.time_base = time_base
+                    if source.rotation:
+                        target.set_display_rotation(source.rotation)
+                    extradata = stream.codec_context.extradata
+                    if keep_metadata:
+                        _copy_metadata(source, out, target)
+                    audio = _AudioCarrier(out, source, keep_metadata)
+                elif stream.codec_context.extradata != extradata:
+                    raise OutputError(f"cannot join {part.name}: its codec parameters differ from the first segment's")
+                for packet in container.demux(stream):
+                    if packet.size == 0 and packet.pts is None:
+                        continue
+                    if packet.pts is None or packet.dts is None:
+                        raise OutputError(f"cannot join {part.name}: a packet has no timestamp")
+                    pts, dts = _rescale(packet.pts, packet.time_base, time_base), _rescale(packet.dts, packet.time_base, time_base)
+                    if last_dts is not None and dts <= last_dts:
+                        dts = last_dts + 1
+                        if dts > pts:
+                            raise OutputError(f"cannot join {part.name}: no room for a dts between {last_dts} and pts {pts}")
+                    last_dts = dts
+                    packet.pts, packet.dts = pts, dts
+                    if packet.duration:
+                        packet.duration = _rescale(packet.duration, packet.time_base, time_base)
+                    packet.time_base = time_base
+                    packet.stream = target
+                    out.mux(packet)
+                    audio.up_to(pts * time_base, out)
+                    packets += 1
+        audio.finish(out)
+        out.close()
+        out = None
+        audio.close()
+    except av.error.FFmpegError as error:
+        _close_quietly(out, audio)
+        atomic.discard()
+        raise OutputError(f"cannot write {path}: {_reason(error)}") from None
+    except BaseException:
+        _close_quietly(out, audio)
+        atomic.discard()
+        raise
+    atomic.publish()
+    return packets
+
+
+def _rescale(value: int, source: Fraction, target: Fraction) -> int:
+    exact = value * source / target
+    if exact.denominator != 1:
+        raise OutputError(f"cannot join segments: timestamp {value} x {source} is not a whole number of {target}")
+    return int(exact)
+
+
+def _close_quietly(*things) -> None:  # type: ignore[no-untyped-def]
+    for thing in things:
+        if thing is not None:
+            try:
+                thing.close()
+            except Exception:  # noqa: BLE001 - already failing; the first error wins
+                pass

@@ -2,6 +2,6 @@
 
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
-from veil.pipeline.run import anonymize
+from veil.pipeline.api import anonymize
 
 __all__ = ["AnonymizeOptions", "Report", "anonymize"]

@@ -35,7 +35,9 @@ class AnonymizeOptions(BaseModel):
     keep_metadata: bool = False
     detections_path: Path | None = Field(None, description="also write every detection as job-API JSON here")
     frames_dir: Path | None = Field(None, description="also write original and redacted frames as PNG here")
-    threads: int | None = Field(None, ge=1, description="threads for each model (default: all cores)")
+    threads: int | None = Field(None, ge=1, description="threads for each model (default: all cores, shared among --jobs)")
+    jobs: int = Field(1, ge=1, description="segments processed at once (processes); above 1 a long video is split into segments")
+    segment_seconds: float | None = Field(None, gt=0, description="split the video at keyframes into segments of about this length")
 
     @field_validator("classes", mode="before")
     @classmethod

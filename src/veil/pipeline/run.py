@@ -14,6 +14,7 @@ are written, and only if every stage succeeded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -26,10 +27,11 @@ from veil.detect import Detector, build_detectors
 from veil.detect.detections import Detections
 from veil.errors import ModelError, OutputError, VeilError
 from veil.files import staged_folders
-from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter, probe
+from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
+from veil.pipeline.segments import TRACK_IDS_PER_SEGMENT, Segment
 from veil.pipeline.stages import StageGroup
 from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.results import DetectionLog, VideoMetadata
@@ -54,28 +56,13 @@ class StageTimer:
             self.seconds[stage] += time.perf_counter() - start
 
 
-def anonymize(
-    source: str | Path,
-    destination: str | Path,
-    *,
-    detectors: Sequence[Detector] | None = None,
-    progress: ProgressCallback | None = None,
-    **options: object,
-) -> Report:
-    """Cover every face and plate of ``source`` and write the result to ``destination``.
+def fusion_settings(settings: AnonymizeOptions) -> FusionSettings:
+    return FusionSettings(max_gap=settings.max_gap, lead=settings.lead, trail=settings.trail)
 
-    ``options`` are the fields of :class:`AnonymizeOptions`. ``detectors``
-    replaces the default detectors (any objects with ``class_name`` and
-    ``detect(image) -> Detections``; an empty list re-encodes without covering
-    anything, the floor that benchmarks compare against). Raises a :class:`veil.errors.VeilError`
-    subclass on bad input, a missing model, a failed detector or an unwritable
-    output; ``destination`` then does not exist (or keeps its old content).
-    """
-    settings = AnonymizeOptions.build(**options)
-    source, destination = Path(source), Path(destination)
-    info = probe(source)
-    if detectors is None:
-        detectors = build_detectors(
+
+def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
+    return list(
+        build_detectors(
             settings.classes,
             face_model=settings.face_model,
             plate_model=settings.plate_model,
@@ -83,21 +70,49 @@ def anonymize(
             plate_threshold=settings.plate_threshold,
             threads=settings.threads,
         )
-    run = _Run(info, settings, list(detectors), progress)
+    )
+
+def single_pass(
+    info: VideoInfo,
+    destination: Path,
+    settings: AnonymizeOptions,
+    detectors: Sequence[Detector] | None,
+    progress: ProgressCallback | None,
+) -> Report:
+    """Anonymize the whole video in this process, in one pass."""
+    run = VideoRun(info, settings, list(detectors) if detectors is not None else make_detectors(settings), progress)
     start = time.perf_counter()
     run.execute(destination, settings.detections_path)
-    report = run.report(source, destination)
+    report = run.report(info.path, destination)
     report.wall_seconds = time.perf_counter() - start
-    report.input_bytes = source.stat().st_size
+    report.input_bytes = info.path.stat().st_size
     report.output_bytes = destination.stat().st_size
     return report
 
 
-class _Run:
-    """The state of one run, shared by its three stages."""
+class VideoRun:
+    """The state of one run, shared by its three stages.
 
-    def __init__(self, info: VideoInfo, settings: AnonymizeOptions, detectors: list[Detector], progress: ProgressCallback | None) -> None:
+    With a ``segment``, the run decodes and detects the segment's frames with
+    their margins (``segment.first`` to ``segment.stop``) but fuses, redacts,
+    logs and encodes only its own frames (``segment.start`` to ``segment.end``),
+    into a video-only file without rotation: :func:`veil.media.join_segments`
+    puts the parts, the rotation and the audio together.
+    """
+
+    def __init__(
+        self,
+        info: VideoInfo,
+        settings: AnonymizeOptions,
+        detectors: list[Detector],
+        progress: ProgressCallback | None,
+        segment: Segment | None = None,
+    ) -> None:
         self.info = info
+        self.segment = segment
+        # Track ids restart in every segment; keep them distinct across the document
+        # (an object crossing a seam gets one id per segment).
+        self._track_id_base = 0 if segment is None else segment.number * TRACK_IDS_PER_SEGMENT
         self.settings = settings
         self.detectors = detectors
         self.progress = progress
@@ -110,23 +125,34 @@ class _Run:
         self.decoded = 0
         self.written = 0
 
-    def execute(self, destination: Path, detections_path: Path | None) -> None:
-        """Run all stages; publish the video, detections and frames only if all succeeded."""
+    def emits(self, index: int) -> bool:
+        """Whether frame ``index`` is this run's to write (not a segment's margin)."""
+        return self.segment is None or self.segment.start <= index < self.segment.end
+
+    def execute(self, destination: Path, detections_path: Path | None, frames_folders: dict[str, Path] | None = None) -> None:
+        """Run all stages; publish the video, detections and frames only if all succeeded.
+
+        ``frames_folders`` are folders (already staged by the caller) for the
+        frame images; without them a single pass stages ``frames_dir`` itself.
+        """
         group = StageGroup()
         decoded = group.channel(maxsize=8)
         redact_queue = group.channel(maxsize=8)
         with contextlib.ExitStack() as stack:
             log = stack.enter_context(DetectionLog()) if detections_path is not None else None
-            frames = None
-            if self.settings.frames_dir is not None:
+            frames = frames_folders
+            if frames is None and self.segment is None and self.settings.frames_dir is not None:
                 frames = stack.enter_context(staged_folders(self.settings.frames_dir, ("images", "mosaic")))
             reader = stack.enter_context(VideoReader(self.info.path, self.info))
-            writer = stack.enter_context(VideoWriter(destination, self.info, self._encoder_settings()))
+            target = self.info if self.segment is None else dataclasses.replace(self.info, audio=(), rotation=0)
+            writer = stack.enter_context(VideoWriter(destination, target, self._encoder_settings()))
             group.start("decode", lambda: self._decode(reader, decoded))
             group.start("encode", lambda: self._redact_and_encode(redact_queue, writer, frames))
             group.run_here(lambda: self._detect_and_fuse(decoded, redact_queue, log))
             if self.written != self.decoded:
                 raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
+            if self.segment is not None and self.written != self.segment.end - self.segment.start:
+                raise VeilError(f"internal error: segment {self.segment.number} wrote {self.written} frames, not {self.segment.end - self.segment.start}")
             if log is not None and detections_path is not None:
                 log.write(detections_path, VideoMetadata.from_info(self.info))
             try:
@@ -138,29 +164,37 @@ class _Run:
                 raise
 
     def _encoder_settings(self) -> EncoderSettings:
-        chosen = {"codec": self.settings.codec, "crf": self.settings.crf, "keep_metadata": self.settings.keep_metadata}
+        # A segment's metadata comes from the source when the parts are joined.
+        keep = self.settings.keep_metadata and self.segment is None
+        chosen = {"codec": self.settings.codec, "crf": self.settings.crf, "keep_metadata": keep}
         if self.settings.preset is not None:
             chosen["preset"] = self.settings.preset
         return EncoderSettings(**chosen)
 
     def _decode(self, reader: VideoReader, decoded) -> None:  # type: ignore[no-untyped-def]
-        frames = iter(reader)
+        segment = self.segment
+        frames = iter(reader) if segment is None else reader.frames_between(segment.seek_pts, segment.pts, segment.first)
         while True:
             with self.timer.measure("decode"):
                 frame = next(frames, None)
             if frame is None:
                 break
             decoded.put(frame)
-            self.decoded += 1
+            if self.emits(frame.index):
+                self.decoded += 1
         decoded.close()
 
     def _detect_and_fuse(self, decoded, redact_queue, log: DetectionLog | None) -> None:  # type: ignore[no-untyped-def]
-        fusion = TemporalFusion(FusionSettings(max_gap=self.settings.max_gap, lead=self.settings.lead, trail=self.settings.trail))
+        fusion = TemporalFusion(fusion_settings(self.settings))
         waiting: dict[int, VideoFrame] = {}
+        # Fusion counts frames from 0; a segment's first decoded frame is its frame 0.
+        offset = 0 if self.segment is None else self.segment.first
 
         def forward(ready: list[tuple[int, Detections]]) -> None:
-            for index, covered in ready:
-                frame = waiting.pop(index)
+            for local, covered in ready:
+                frame = waiting.pop(local + offset)
+                if not self.emits(frame.index):
+                    continue
                 if log is not None:
                     self._log(log, frame, covered)
                 redact_queue.put((frame, covered))
@@ -169,7 +203,7 @@ class _Run:
             waiting[frame.index] = frame
             found = self._detect(frame)
             with self.timer.measure("track"):
-                ready = fusion.push(frame.index, found)
+                ready = fusion.push(frame.index - offset, found)
             forward(ready)
         with self.timer.measure("track"):
             ready = fusion.flush()
@@ -187,7 +221,8 @@ class _Run:
                     raise
                 except Exception as error:
                     raise ModelError(f"{detector.class_name} detector failed on frame {frame.index}: {error}") from error
-            self.seen[detector.class_name] += len(found)
+            if self.emits(frame.index):
+                self.seen[detector.class_name] += len(found)
             parts.append(Detections(boxes_to_stored(found.boxes, self.info.rotation, self.stored_size), found.scores, found.classes))
         return Detections.merge(parts)
 
@@ -196,7 +231,7 @@ class _Run:
             boxes_to_display(covered.boxes, self.info.rotation, self.stored_size),
             covered.scores,
             covered.classes,
-            covered.track_ids,
+            covered.track_ids + self._track_id_base,
             covered.seen,
         )
         log.add(frame.index, round(frame.timestamp_ms), upright, display_size(self.stored_size, self.info.rotation))

@@ -15,6 +15,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 from veil.detect.detections import FACE, PLATE, Detections
@@ -115,22 +116,17 @@ class DetectionLog:
 
     def write(self, path: str | Path, metadata: VideoMetadata) -> None:
         """Write the whole document atomically to ``path``."""
-        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
-            out.write('{"VideoMetadata":' + json.dumps(metadata.to_api()))
-            for class_name, key in self._KEYS.items():
-                out.write(f',"{key}":[')
-                self._copy_records(self._spools[class_name], out)
-                out.write("]")
-            out.write("}\n")
+        _write_document(path, metadata, {key: self._spooled(self._spools[name]) for name, key in self._KEYS.items()})
 
     @staticmethod
-    def _copy_records(spool: IO[str], out: IO[str]) -> None:
-        spool.seek(0)
-        for number, line in enumerate(spool):
-            if number:
-                out.write(",")
-            out.write(line.rstrip("\n"))
-        spool.seek(0, 2)
+    def _spooled(spool: IO[str]) -> Callable[[], Iterator[str]]:
+        def records() -> Iterator[str]:
+            spool.seek(0)
+            for line in spool:
+                yield line.rstrip("\n")
+            spool.seek(0, 2)
+
+        return records
 
     def close(self) -> None:
         for spool in self._spools.values():
@@ -141,3 +137,38 @@ class DetectionLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def merge_documents(parts: Sequence[Path | None], path: str | Path, metadata: VideoMetadata) -> None:
+    """One detections document from the documents of consecutive segments, records in frame order.
+
+    Each part is in frame order and the parts follow each other, so joining the
+    lists part by part keeps the order. One part is read at a time.
+    """
+
+    def records(key: str) -> Callable[[], Iterator[str]]:
+        def read() -> Iterator[str]:
+            for part in parts:
+                if part is None:
+                    raise ValueError("a segment wrote no detections document")
+                with open(part, encoding="utf-8") as handle:
+                    for record in json.load(handle)[key]:
+                        yield json.dumps(record, separators=(",", ":"))
+
+        return read
+
+    _write_document(path, metadata, {key: records(key) for key in DetectionLog._KEYS.values()})
+
+
+def _write_document(path: str | Path, metadata: VideoMetadata, sections: dict[str, Callable[[], Iterator[str]]]) -> None:
+    """Write ``{"VideoMetadata": ..., KEY: [records...], ...}`` atomically, streaming the records."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        out.write('{"VideoMetadata":' + json.dumps(metadata.to_api()))
+        for key, records in sections.items():
+            out.write(f',"{key}":[')
+            for number, record in enumerate(records()):
+                if number:
+                    out.write(",")
+                out.write(record)
+            out.write("]")
+        out.write("}\n")

@@ -1,0 +1,88 @@
+"""The margin rule, checked on fusion alone: a segment's cover equals the single pass's, seam frames included.
+
+Fast and exhaustive-ish: many random scenes (objects entering and leaving,
+moving, missed at random, some never matching the same track twice), many seams,
+several fusion settings. Each segment is fused from its ``first`` frame with no
+history, exactly as a worker does, and must give every frame it owns the same
+boxes, scores, classes and seen flags as one pass over the whole video.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from veil.detect.detections import Detections
+from veil.pipeline.segments import margins
+from veil.track import FusionSettings, TemporalFusion
+
+
+def scene(seed: int, frames: int, objects: int, miss: float) -> list[Detections]:
+    rng = np.random.default_rng(seed)
+    per_frame: list[list[tuple[np.ndarray, float, str]]] = [[] for _ in range(frames)]
+    for _ in range(objects):
+        start, length = int(rng.integers(0, frames)), int(rng.integers(1, frames))
+        box = np.array([*rng.uniform(0, 600, 2)], np.float32)
+        size = rng.uniform(10, 60, 2).astype(np.float32)
+        velocity = rng.normal(0, 4, 2).astype(np.float32)
+        name = str(rng.choice(["face", "plate"]))
+        for frame in range(start, min(frames, start + length)):
+            if rng.random() < miss:
+                continue
+            top_left = box + velocity * (frame - start)
+            per_frame[frame].append((np.concatenate([top_left, top_left + size]), float(rng.uniform(0.1, 1)), name))
+    result = []
+    for items in per_frame:
+        if not items:
+            result.append(Detections.empty())
+            continue
+        result.append(Detections(np.stack([b for b, _, _ in items]), np.array([s for _, s, _ in items], np.float32), np.array([n for _, _, n in items], dtype=object)))
+    return result
+
+
+def fuse(detections: list[Detections], settings: FusionSettings) -> list[Detections]:
+    fusion = TemporalFusion(settings)
+    out: dict[int, Detections] = {}
+    for index, found in enumerate(detections):
+        out.update(fusion.push(index, found))
+    out.update(fusion.flush())
+    return [out[i] for i in range(len(detections))]
+
+
+def key(covered: Detections) -> list[tuple]:
+    return sorted((str(c), tuple(np.round(b, 4)), round(float(s), 6), bool(v)) for b, s, c, v in zip(covered.boxes, covered.scores, covered.classes, covered.seen))
+
+
+def mismatches(settings: FusionSettings, objects: int, miss: float, before: int, after: int, seeds: range | list[int] = range(8)) -> list[tuple[int, int, int]]:
+    """(seed, segment start, frame) wherever a segment with these margins covers a frame differently."""
+    frames = 120
+    found = []
+    for seed in seeds:
+        detections = scene(seed, frames, objects, miss)
+        whole = [key(c) for c in fuse(detections, settings)]
+        for start in range(5, frames - 5, 13):
+            end = min(frames, start + 25)
+            first, stop = max(0, start - before), min(frames, end + after)
+            part = fuse(detections[first:stop], settings)
+            found += [(seed, start, index) for index in range(start, end) if key(part[index - first]) != whole[index]]
+    return found
+
+
+SETTINGS = [FusionSettings(), FusionSettings(max_gap=3, lead=8, trail=2), FusionSettings(max_gap=0, lead=0, trail=0)]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["default", "short-gap", "none"])
+@pytest.mark.parametrize("objects, miss", [(3, 0.2), (8, 0.4), (15, 0.5)], ids=["few", "several", "crowded"])
+def test_segments_fuse_like_one_pass(settings: FusionSettings, objects: int, miss: float) -> None:
+    assert mismatches(settings, objects, miss, *margins(settings)) == []
+
+
+def test_smaller_margins_do_not_suffice() -> None:
+    """The check has teeth: without the margin after, or before, seams differ; and a margin before
+    that only reaches the sightings a frame's cover uses, without time for the tracks to settle,
+    differs in crowded scenes (association history matters, not only the sightings)."""
+    settings = FusionSettings()
+    before, after = margins(settings)
+    assert mismatches(settings, 3, 0.2, 0, after, seeds=range(3))
+    assert mismatches(settings, 3, 0.2, before, 0, seeds=range(3))
+    assert mismatches(settings, 15, 0.5, max(settings.trail, settings.max_gap + 1), after, seeds=[17, 22])  # scenes where it does
