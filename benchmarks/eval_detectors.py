@@ -29,44 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from veil.detect import CenterFaceDetector, YoloPlateDetector  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import HEIGHT_BUCKETS, iou_matrix, match, read_rgb  # noqa: E402,F401
+
 FACE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 PLATE_THRESHOLDS = (0.1, 0.25, 0.5)
-HEIGHT_BUCKETS = ((0, 8), (8, 16), (16, 32), (32, 64), (64, 1e9))
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def match(dets: np.ndarray, scores: np.ndarray, gts: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy one-to-one matching, best detection first: (gt matched?, det matched?)."""
-    gt_hit = np.zeros(len(gts), bool)
-    det_hit = np.zeros(len(dets), bool)
-    ious = iou_matrix(dets, gts)
-    for d in np.argsort(-scores):
-        if len(gts) == 0:
-            break
-        cand = np.where(gt_hit, -1.0, ious[d])
-        g = int(np.argmax(cand))
-        if cand[g] >= thr:
-            gt_hit[g] = det_hit[d] = True
-    return gt_hit, det_hit
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"cannot read {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def detect_scaled(detector, image: np.ndarray, scale: float):
