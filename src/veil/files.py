@@ -33,7 +33,7 @@ class AtomicFile:
         try:
             handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=self.destination.suffix, dir=folder)
         except OSError as error:
-            raise OutputError(f"cannot write to output folder {folder}: {(error.strerror or str(error)).lower()}") from None
+            raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
         os.close(handle)
         self.temporary = Path(name)
         os.chmod(self.temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
@@ -46,7 +46,7 @@ class AtomicFile:
             os.replace(self.temporary, self.destination)
         except OSError as error:
             self.discard()
-            raise OutputError(f"cannot write {self.destination}: {(error.strerror or str(error)).lower()}") from None
+            raise OutputError(f"cannot write {self.destination}: {_reason(error)}") from None
 
     def discard(self) -> None:
         self.temporary.unlink(missing_ok=True)
@@ -81,10 +81,9 @@ def staged_folders(parent: str | os.PathLike[str], names: tuple[str, ...]) -> It
     parent = Path(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=parent))
     except OSError as error:
-        raise OutputError(f"cannot write to folder {parent}: {(error.strerror or str(error)).lower()}") from None
-    try:
+        raise OutputError(f"cannot create folder {parent}: {_reason(error)}") from None
+    with scratch_folder(parent) as staging:
         folders = {name: staging / name for name in names}
         for folder in folders.values():
             folder.mkdir()
@@ -94,5 +93,23 @@ def staged_folders(parent: str | os.PathLike[str], names: tuple[str, ...]) -> It
             if final.exists():
                 final.rename(staging / f".old-{name}")
             folder.rename(final)
+
+
+@contextlib.contextmanager
+def scratch_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """A hidden temporary folder inside ``folder`` (so moves out of it are renames), removed afterwards."""
+    folder = Path(folder) if str(folder) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} does not exist")
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=folder))
+    except OSError as error:
+        raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
+    try:
+        yield scratch
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()

@@ -335,7 +335,9 @@ class _AudioCarrier:
             self._input = None
 
 
-def join_segments(parts: list[Path], path: str | os.PathLike[str], source: VideoInfo, keep_metadata: bool = False) -> int:
+def join_segments(
+    parts: list[Path], path: str | os.PathLike[str], source: VideoInfo, keep_metadata: bool = False, expected_packets: int | None = None
+) -> int:
     """Concatenate encoded video-only segment files into ``path`` by stream copy; mux the source's audio once.
 
     The parts must be consecutive pieces of one video, each written by a
@@ -346,8 +348,9 @@ def join_segments(parts: list[Path], path: str | os.PathLike[str], source: Video
     before: such dts are moved up to one tick after the previous one (never past
     the packet's own pts, else the join is refused), which keeps dts strictly
     increasing and changes no pts. Audio, metadata rules and faststart are the
-    writer's own; the file appears at ``path`` only when complete. Returns the
-    number of video packets written.
+    writer's own; the file appears at ``path`` only when complete, and not at
+    all if ``expected_packets`` is given and the parts held another number of
+    video packets. Returns the number of video packets written.
     """
     path = Path(path)
     if not parts:
@@ -398,6 +401,8 @@ def join_segments(parts: list[Path], path: str | os.PathLike[str], source: Video
         out.close()
         out = None
         audio.close()
+        if expected_packets is not None and packets != expected_packets:
+            raise OutputError(f"cannot write {path}: the segments held {packets} frames, expected {expected_packets}")
     except av.error.FFmpegError as error:
         _close_quietly(out, audio)
         atomic.discard()

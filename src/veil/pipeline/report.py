@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,13 @@ class Report:
     wall_seconds: float = 0.0
     input_bytes: int = 0
     output_bytes: int = 0
+
+    def finish(self, started: float) -> Report:
+        """Fill in the wall time since ``started`` (a perf_counter reading) and the file sizes."""
+        self.wall_seconds = time.perf_counter() - started
+        self.input_bytes = self.source.stat().st_size
+        self.output_bytes = self.output.stat().st_size
+        return self
 
     @property
     def fps(self) -> float:

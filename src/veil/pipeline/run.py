@@ -61,16 +61,15 @@ def fusion_settings(settings: AnonymizeOptions) -> FusionSettings:
 
 
 def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
-    return list(
-        build_detectors(
-            settings.classes,
-            face_model=settings.face_model,
-            plate_model=settings.plate_model,
-            face_threshold=settings.face_threshold,
-            plate_threshold=settings.plate_threshold,
-            threads=settings.threads,
-        )
+    return build_detectors(
+        settings.classes,
+        face_model=settings.face_model,
+        plate_model=settings.plate_model,
+        face_threshold=settings.face_threshold,
+        plate_threshold=settings.plate_threshold,
+        threads=settings.threads,
     )
+
 
 def single_pass(
     info: VideoInfo,
@@ -80,14 +79,10 @@ def single_pass(
     progress: ProgressCallback | None,
 ) -> Report:
     """Anonymize the whole video in this process, in one pass."""
-    run = VideoRun(info, settings, list(detectors) if detectors is not None else make_detectors(settings), progress)
     start = time.perf_counter()
+    run = VideoRun(info, settings, list(detectors) if detectors is not None else make_detectors(settings), progress)
     run.execute(destination, settings.detections_path)
-    report = run.report(info.path, destination)
-    report.wall_seconds = time.perf_counter() - start
-    report.input_bytes = info.path.stat().st_size
-    report.output_bytes = destination.stat().st_size
-    return report
+    return run.report(info.path, destination).finish(start)
 
 
 class VideoRun:

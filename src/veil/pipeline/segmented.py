@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 from veil.detect import Detector
-from veil.errors import ConfigError, OutputError, VeilError
-from veil.files import PARTIAL_PREFIX, staged_folders
+from veil.errors import ConfigError, VeilError
+from veil.files import scratch_folder, staged_folders
 from veil.media import VideoInfo, index_packets, join_segments
 from veil.pipeline.engines import Engine, LocalEngine, SerialEngine
 from veil.pipeline.options import AnonymizeOptions
@@ -114,15 +113,9 @@ def anonymize_segmented(
         if progress is not None:
             progress(written, info.frame_count)
 
-    folder = destination.parent if str(destination.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist")
     try:
         with contextlib.ExitStack() as stack:
-            try:
-                work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=PARTIAL_PREFIX, dir=folder)))
-            except OSError as error:
-                raise OutputError(f"cannot write to output folder {folder}: {(error.strerror or str(error)).lower()}") from None
+            work = stack.enter_context(scratch_folder(destination.parent))
             frames = None
             if settings.frames_dir is not None:
                 frames = stack.enter_context(staged_folders(settings.frames_dir, ("images", "mosaic")))
@@ -151,10 +144,7 @@ def anonymize_segmented(
                     merge_documents([task.detections for task in tasks], settings.detections_path, VideoMetadata.from_info(info))
             try:
                 with timer.measure("stitch"):
-                    packets = join_segments([task.video for task in tasks], destination, info, settings.keep_metadata)
-                if packets != total:
-                    destination.unlink(missing_ok=True)
-                    raise VeilError(f"internal error: joined {packets} packets for {total} frames")
+                    join_segments([task.video for task in tasks], destination, info, settings.keep_metadata, expected_packets=total)
             except BaseException:
                 if settings.detections_path is not None:
                     settings.detections_path.unlink(missing_ok=True)
@@ -173,15 +163,11 @@ def anonymize_segmented(
         for name, count in result.covered.items():
             covered[name] += count
     timings.update(timer.seconds)
-    report = Report(
+    return Report(
         source=info.path,
         output=destination,
         frames=total,
         detections=dict(seen),
         covered=dict(covered),
         timings={stage: round(seconds, 3) for stage, seconds in timings.items()},
-    )
-    report.wall_seconds = time.perf_counter() - start
-    report.input_bytes = info.path.stat().st_size
-    report.output_bytes = destination.stat().st_size
-    return report
+    ).finish(start)
