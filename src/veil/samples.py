@@ -116,3 +116,15 @@ def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, 
             container.mux(audio.encode(chunk))
         container.mux(audio.encode())
     return path
+
+
+CALIBRATION_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
+"""Photos shipped in scikit-image, of people, animals, objects and night sky."""
+
+
+def calibration_photos() -> list[np.ndarray]:
+    """RGB pictures that set int8 activation ranges (veil.detect.optimize): packaged photos
+    and frames of the sample scene (a face and a plate) at several sizes."""
+    photos = [skimage_photo(name) for name in CALIBRATION_PHOTOS]
+    scenes = [sample_frame(index, size) for index, size in ((0, (1280, 720)), (60, (1920, 1080)), (99, (640, 360)))]
+    return photos + scenes

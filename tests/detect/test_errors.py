@@ -104,10 +104,10 @@ def test_unexpected_outputs_raise_model_error(detectors, name, outputs, monkeypa
 
 def test_non_finite_scores_raise_model_error(detectors, monkeypatch):
     detector = detectors[PLATE]
-    preds = np.zeros((1, 37, 10), np.float32)
-    preds[0, :4] = np.nan
-    preds[0, 4] = 0.9
-    monkeypatch.setattr(detector, "_session", _WrongShape([preds, np.zeros((1, 32, 160, 160), np.float32)]))
+    head = np.zeros((1, 65, 2, 2), np.float32)  # 64 box bins + 1 class, at stride 32
+    head[0, :64] = np.nan
+    head[0, 64] = 5.0  # a confident plate
+    monkeypatch.setattr(detector, "_session", _WrongShape([head]))
     with pytest.raises(ModelError, match="non-finite"):
         detector.detect(np.zeros((64, 64, 3), np.uint8))
 

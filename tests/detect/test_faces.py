@@ -42,7 +42,7 @@ def test_max_side_downscales_and_maps_boxes_back(astronaut):
     found = detector.detect(frame)
     expected = np.add(ASTRONAUT_FACE, (1000, 200, 1000, 200))
     best = int(np.argmax(found.scores))
-    assert iou(found.boxes[best], expected) > 0.6 and found.scores[best] > 0.8
+    assert iou(found.boxes[best], expected) > 0.6 and found.scores[best] > 0.5
 
 
 def test_any_image_size_works_and_boxes_are_clipped(face_detector, astronaut):

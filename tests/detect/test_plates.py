@@ -78,13 +78,15 @@ def test_letterbox_maps_boxes_back_from_a_tall_image(low_plate_detector):
     assert len(found) >= 1 and max(iou(b, expected) for b in found.boxes) > 0.5
 
 
-def test_reads_input_size_and_precision_from_the_model(plate_detector):
-    assert (plate_detector.input_h, plate_detector.input_w) == (640, 640)
-    assert plate_detector._dtype == np.float16
-    blob, ratio, pad_x, pad_y = plate_detector.letterbox(np.zeros((720, 1280, 3), np.uint8))
-    assert blob.shape == (1, 3, 640, 640) and blob.dtype == np.float16
-    assert (ratio, pad_x, pad_y) == (0.5, 0.0, 140.0)
-    assert blob[0, 0, 0, 0] == np.float16(114 / 255)
+def test_frames_run_whole_padded_right_and_below_at_each_size():
+    from veil.detect.yolo import PAD_VALUE, padded_input
+
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    blob, scale = padded_input(frame, 1280)
+    assert blob.shape == (1, 3, 736, 1280) and blob.dtype == np.float32 and scale == 1280 / 1920
+    assert blob[0, :, 719, 0].max() == 0 and blob[0, 0, 720, 0] == np.float32(PAD_VALUE / 255)
+    blob, scale = padded_input(np.zeros((360, 640, 3), np.uint8), 1280)
+    assert blob.shape == (1, 3, 384, 640) and scale == 1.0, "never enlarged"
 
 
 def test_explicit_model_path_is_the_same_model(low_plate_detector):
@@ -96,22 +98,16 @@ def test_explicit_model_path_is_the_same_model(low_plate_detector):
     np.testing.assert_allclose(found.boxes, expected.boxes[expected.scores >= 0.2], atol=1e-2)
 
 
-@pytest.mark.parametrize("length, tile", [(960, 640), (1440, 640), (810, 640), (3840, 640), (640, 640), (300, 640)])
-def test_tiles_cover_the_frame_with_overlap(length, tile):
-    from veil.detect.yolo import TILE_OVERLAP, _tile_origins
-
-    origins = _tile_origins(length, tile)
-    assert origins[0] == 0 and origins[-1] + tile >= length
-    for left, right in zip(origins, origins[1:]):
-        assert left + tile - right >= TILE_OVERLAP, "neighbouring tiles share enough pixels for a small plate"
+def test_boxes_from_a_shrunk_pass_map_back_to_frame_pixels(low_plate_detector):
+    image, box = render_scene()
+    large = cv2.resize(image, (2560, 1440), interpolation=cv2.INTER_LINEAR)  # shrunk 4x by the 640 pass
+    expected = tuple(2 * v for v in box)
+    found = low_plate_detector.detect(large)
+    assert max(iou(b, expected) for b in found.boxes) > 0.5
 
 
-def test_plates_found_in_a_tile_map_back_to_frame_pixels():
-    frame = cv2.resize(skimage_photo("coffee.png"), (2560, 1440))
-    plate = render_plate(width=150)
-    top, left = 1100, 2200  # in the bottom-right tile
-    frame[top : top + plate.shape[0], left : left + plate.shape[1]] = plate
-    frame = cv2.GaussianBlur(frame, (0, 0), 1.0)
-    found = YoloPlateDetector(tile_scale=1.0).detect(frame)
-    truth = (left, top, left + plate.shape[1], top + plate.shape[0])
-    assert max(iou(b, truth) for b in found.boxes) > 0.6
+def test_int8_and_fp32_models_find_the_same_plate(low_plate_detector):
+    image, box = render_scene()
+    exact = YoloPlateDetector(threshold=0.1, precision="fp32").detect(image)
+    fast = low_plate_detector.detect(image)
+    assert max(iou(b, box) for b in exact.boxes) > 0.5 and max(iou(b, box) for b in fast.boxes) > 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -10,12 +11,15 @@ import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
 from veil.detect.detections import FACE, Detections
-from veil.detect.weights import check_file, default_model_path, open_session
+from veil.detect.optimize import Precision, prepared_model
+from veil.detect.weights import check_file, default_model_path, load_session
 from veil.errors import ModelError
+from veil.samples import calibration_photos
 
 STRIDE = 4  # the output maps are 1/4 of the input
 ALIGN = 32  # the input's sides must be multiples of this
 NMS_IOU = 0.3
+QUANTIZABLE_OPSET = 13
 # Output channels in graph order: heatmap, scale (log h, log w), offset (y, x), landmarks.
 _CHANNELS = (1, 2, 2, 10)
 
@@ -47,6 +51,8 @@ class CenterFaceDetector:
         threshold: float = DEFAULT_FACE_THRESHOLD,
         max_side: int | None = 1920,
         threads: int | None = None,
+        precision: Precision = "int8",
+        cache_dir: Path | None = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"face threshold must be in (0, 1), got {threshold}")
@@ -55,13 +61,15 @@ class CenterFaceDetector:
         self.model_path = Path(model_path) if model_path is not None else default_model_path(FACE)
         self.threshold = float(threshold)
         self.max_side = max_side
-        self._session = open_session(_dynamic_model(self.model_path), self.model_path, threads)
+        self.precision = precision
+        prepared = prepared_model(self.model_path, "centerface", precision, _float_graph, _calibration, cache_dir)
+        self._session = load_session(prepared, threads)
         self._input = self._session.get_inputs()[0].name
 
     def __repr__(self) -> str:
         return (
             f"CenterFaceDetector({str(self.model_path)!r}, threshold={self.threshold}, "
-            f"max_side={self.max_side})"
+            f"max_side={self.max_side}, precision={self.precision!r})"
         )
 
     def input_size(self, width: int, height: int) -> tuple[float, int, int]:
@@ -123,14 +131,26 @@ def _align(n: int) -> int:
     return max(ALIGN, math.ceil(n / ALIGN) * ALIGN)
 
 
-def _dynamic_model(path: Path) -> bytes:
-    """The model at ``path`` with free batch, height and width, serialized.
+CALIBRATION_SIZE = (640, 384)
+"""Width, height of the calibration inputs: photos at a size the model often sees."""
+
+
+def _calibration() -> Iterator[np.ndarray]:
+    for photo in calibration_photos():
+        resized = cv2.resize(photo, CALIBRATION_SIZE, interpolation=cv2.INTER_AREA)
+        yield np.ascontiguousarray(resized.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def _float_graph(path: Path) -> bytes:
+    """The model at ``path`` as fp32 with free batch, height and width, at opset 13, serialized.
 
     The shipped CenterFace graph declares a fixed ``[10, 3, 32, 32]`` input; its
     convolutions work at any size that is a multiple of 32, so the declared
-    dimensions are replaced by symbolic ones.
+    dimensions are replaced by symbolic ones. Opset 13 is the first whose
+    quantize nodes take per-channel scales.
     """
     import onnx
+    from onnx import version_converter
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
     path = check_file(path)
@@ -167,6 +187,17 @@ def _dynamic_model(path: Path) -> bytes:
     }
     try:
         model = update_inputs_outputs_dims(model, input_dims, output_dims)
+        # Weights listed as inputs too cannot be constant-folded or quantized;
+        # unused ones (batch-norm counters) only make every loader complain.
+        image_input = [i for i in model.graph.input if i.name not in initializers]
+        del model.graph.input[:]
+        model.graph.input.extend(image_input)
+        used = {name for node in model.graph.node for name in node.input}
+        weights = [t for t in model.graph.initializer if t.name in used]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(weights)
+        if model.opset_import[0].version < QUANTIZABLE_OPSET:
+            model = version_converter.convert_version(model, QUANTIZABLE_OPSET)
         return model.SerializeToString()
     except Exception as exc:
         raise ModelError(f"cannot load model {path}: {str(exc).strip().splitlines()[0][:300]}") from exc

@@ -8,6 +8,7 @@ from pathlib import Path
 from veil.detect.base import Detector
 from veil.detect.centerface import DEFAULT_FACE_THRESHOLD, CenterFaceDetector
 from veil.detect.detections import CLASSES, FACE
+from veil.detect.optimize import Precision
 from veil.detect.yolo import DEFAULT_PLATE_THRESHOLD, YoloPlateDetector
 from veil.errors import ConfigError
 
@@ -20,6 +21,7 @@ def build_detectors(
     face_threshold: float | None = None,
     plate_threshold: float | None = None,
     threads: int | None = None,
+    precision: Precision = "int8",
 ) -> list[Detector]:
     """One detector per requested class, in the order asked; ``None`` means the default."""
     unknown = [c for c in classes if c not in CLASSES]
@@ -29,8 +31,8 @@ def build_detectors(
     for name in dict.fromkeys(classes):  # each class once, order kept
         if name == FACE:
             threshold = DEFAULT_FACE_THRESHOLD if face_threshold is None else face_threshold
-            detectors.append(CenterFaceDetector(face_model, threshold=threshold, threads=threads))
+            detectors.append(CenterFaceDetector(face_model, threshold=threshold, threads=threads, precision=precision))
         else:
             threshold = DEFAULT_PLATE_THRESHOLD if plate_threshold is None else plate_threshold
-            detectors.append(YoloPlateDetector(plate_model, threshold=threshold, threads=threads))
+            detectors.append(YoloPlateDetector(plate_model, threshold=threshold, threads=threads, precision=precision))
     return detectors

@@ -1,7 +1,8 @@
-"""Plates with a YOLOv8-style ONNX model (detect: 1 output; segment: 2 outputs)."""
+"""Plates with a YOLOv8-style ONNX model (Ultralytics detect or segment export)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -9,31 +10,40 @@ import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
 from veil.detect.detections import PLATE, Detections
-from veil.detect.weights import default_model_path, load_session
+from veil.detect.optimize import Precision, prepared_model
+from veil.detect.weights import check_file, default_model_path, load_session
 from veil.errors import ModelError
+from veil.samples import calibration_photos
 
 PAD_VALUE = 114  # Ultralytics' letterbox grey
-_DTYPES = {"tensor(float16)": np.float16, "tensor(float)": np.float32}
-
+ALIGN = 32  # the largest stride: input sides must be multiples of it
+REG_MAX = 16  # distribution bins per box side in a YOLOv8 head
+BOX_CHANNELS = 4 * REG_MAX
 
 DEFAULT_PLATE_THRESHOLD = 0.1
 """Measured on the dev plates (benchmarks/eval_detectors.py): recall 0.973 vs 0.959 at 0.25."""
 
-DEFAULT_TILE_SCALE = 0.75
-"""Tiles see the frame at 3/4 of its pixels: on the 720p toll-booth clip a 33-px plate
-that the whole-frame pass (at 1/2) never finds scores about 0.48 there."""
+DEFAULT_PLATE_SIDES = (640, 960)
+"""Each frame is seen twice: shrunk to 640 px on the long side, the export's own
+scale, where large, close plates score best; and at 960 px, where small plates
+keep more pixels. On the 720p toll-booth clip (every 4th frame, int8) frames with
+a plate found: 53/85 at 640 alone, 70 at 640 + 960, 71 at 640 + 1280 (which costs
+twice the second pass); recall on the dev plates: 0.968 for all three."""
 
-TILE_OVERLAP = 128
-"""Pixels (at tile scale) shared by neighbouring tiles, so a small plate fits whole in one."""
+CALIBRATION_SIDE = 640
+"""Calibration inputs are the packaged photos at the export's 640-px size."""
 
 
 class YoloPlateDetector:
     """Licence plates in RGB images with a YOLOv8 detect or segment model.
 
-    The image is letterboxed to the model's input size (grey padding), scaled to
-    0..1 and fed in the model's own input precision. Every class the model knows
-    counts as a plate (the default model has one class, ``plate``). Segmentation
-    masks are not used: boxes are what the redactor needs.
+    The model's anchor decoder, frozen at the export size, is cut off: the graph
+    ends at the three raw head outputs, which run at any input size, and the
+    boxes are decoded here (distribution focal loss bins -> distances from the
+    anchor centre). So a frame runs whole, once per size in ``sides`` (its long
+    side shrunk to that size, never enlarged), padded right and below with grey
+    to a multiple of 32 rather than letterboxed into a square. Every class the model knows counts as a plate (the default model
+    has one class); segmentation masks are not used.
 
     ``threshold=0.1`` (benchmarks/eval_detectors.py): plate recall 0.973 vs 0.959
     at 0.25, with unmatched boxes covering 0.02 % of the picture on average.
@@ -47,114 +57,183 @@ class YoloPlateDetector:
         threshold: float = DEFAULT_PLATE_THRESHOLD,
         iou: float = 0.45,
         threads: int | None = None,
-        input_size: int = 640,
-        tile_scale: float | None = DEFAULT_TILE_SCALE,
+        sides: tuple[int, ...] = DEFAULT_PLATE_SIDES,
+        precision: Precision = "int8",
+        cache_dir: Path | None = None,
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"plate threshold must be in (0, 1), got {threshold}")
         if not 0.0 < iou <= 1.0:
             raise ValueError(f"iou must be in (0, 1], got {iou}")
+        if not sides or min(sides) < ALIGN:
+            raise ValueError(f"sides must be one or more sizes >= {ALIGN}, got {sides}")
         self.model_path = Path(model_path) if model_path is not None else default_model_path(PLATE)
         self.threshold = float(threshold)
         self.iou = float(iou)
-        if tile_scale is not None and not 0.0 < tile_scale <= 2.0:
-            raise ValueError(f"tile_scale must be in (0, 2], got {tile_scale}")
-        self.tile_scale = tile_scale
-        self._session = load_session(self.model_path, threads)
-        self._inspect(input_size)
+        self.sides = tuple(sorted(set(sides)))
+        self.precision = precision
+        prepared = prepared_model(self.model_path, "yolo", precision, _head_graph, _calibration, cache_dir)
+        self._session = load_session(prepared, threads)
+        self._input = self._session.get_inputs()[0].name
 
     def __repr__(self) -> str:
-        return f"YoloPlateDetector({str(self.model_path)!r}, threshold={self.threshold}, iou={self.iou})"
-
-    def _inspect(self, input_size: int) -> None:
-        """Read the input size, precision and output layout from the model; reject other families."""
-        where = f"cannot load model {self.model_path}: not a YOLOv8-style model"
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelError(f"{where} (expected one [1, 3, H, W] image input)")
-        if len(outputs) not in (1, 2):
-            raise ModelError(f"{where} (expected 1 or 2 outputs, found {len(outputs)})")
-        node = inputs[0]
-        if node.type not in _DTYPES:
-            raise ModelError(f"{where} (input type {node.type}, expected float or float16)")
-        self._input, self._dtype = node.name, _DTYPES[node.type]
-        h, w = node.shape[2:]
-        self.input_h = h if isinstance(h, int) and h > 0 else input_size
-        self.input_w = w if isinstance(w, int) and w > 0 else input_size
-        preds = outputs[0].shape
-        if len(preds) != 3:
-            raise ModelError(f"{where} (first output {list(preds)}, expected [1, 4 + classes (+ 32), N])")
-        self._n_mask = 0
-        if len(outputs) == 2:
-            protos = outputs[1].shape
-            if len(protos) != 4 or not isinstance(protos[1], int):
-                raise ModelError(f"{where} (second output {list(protos)}, expected mask protos [1, 32, h, w])")
-            self._n_mask = protos[1]
-        channels = preds[1]
-        if isinstance(channels, int) and channels - 4 - self._n_mask < 1:
-            raise ModelError(f"{where} (first output has {channels} channels: no class scores)")
-
-    def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-        """The model input for ``image`` and ``(ratio, pad_x, pad_y)`` to map boxes back."""
-        height, width = image.shape[:2]
-        ratio = min(self.input_h / height, self.input_w / width)
-        new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
-        pad_x, pad_y = (self.input_w - new_w) / 2, (self.input_h - new_h) / 2
-        top, left = round(pad_y - 0.1), round(pad_x - 0.1)
-        canvas = np.full((self.input_h, self.input_w, 3), PAD_VALUE, np.uint8)
-        interpolation = cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR
-        canvas[top : top + new_h, left : left + new_w] = cv2.resize(
-            image, (new_w, new_h), interpolation=interpolation
+        return (
+            f"YoloPlateDetector({str(self.model_path)!r}, threshold={self.threshold}, iou={self.iou}, "
+            f"sides={self.sides}, precision={self.precision!r})"
         )
-        blob = canvas.transpose(2, 0, 1)[None].astype(self._dtype) / self._dtype(255)
-        return np.ascontiguousarray(blob), ratio, float(left), float(top)
 
     def detect(self, image: np.ndarray) -> Detections:
-        """Plates in ``image``: one pass over the whole frame for large plates, plus
-        overlapping tiles at ``tile_scale`` for small ones (the whole-frame pass
-        shrinks a 720p frame to half, and plates a few dozen pixels wide vanish)."""
         check_image(image)
         height, width = image.shape[:2]
-        found = [self._detect_view(image)]
-        if self.tile_scale is not None:
-            scale = self.tile_scale
-            scaled = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            rows, columns = _tile_origins(scaled.shape[0], self.input_h), _tile_origins(scaled.shape[1], self.input_w)
-            if len(rows) * len(columns) > 1:
-                for top in rows:
-                    for left in columns:
-                        tile = np.ascontiguousarray(scaled[top : top + self.input_h, left : left + self.input_w])
-                        boxes, scores = self._detect_view(tile)
-                        found.append(((boxes + [left, top, left, top]) / scale, scores))
+        scales = {input_size(width, height, side)[0]: side for side in self.sides}  # small images: one pass
+        found = [self._detect_at(image, side) for side in scales.values()]
         boxes = np.concatenate([b for b, _ in found])
         scores = np.concatenate([s for _, s in found])
         order = nms(boxes, scores, self.iou)
         return finish(boxes[order], scores[order], width, height, PLATE)
 
-    def _detect_view(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes and scores in ``image``'s pixels from one letterboxed model pass."""
-        blob, ratio, pad_x, pad_y = self.letterbox(image)
+    def _detect_at(self, image: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (image pixels) and scores from one pass at up to ``side`` px."""
+        blob, scale = padded_input(image, side)
         outputs = run_session(self._session, {self._input: blob}, self.model_path)
-        preds = np.asarray(outputs[0])
-        if preds.ndim != 3 or preds.shape[0] != 1 or preds.shape[1] - 4 - self._n_mask < 1:
-            raise ModelError(f"plate model {self.model_path} returned an output of shape {preds.shape}")
-        preds = preds[0].astype(np.float32)  # (4 + classes + masks, N)
-        class_scores = preds[4 : preds.shape[0] - self._n_mask]
-        scores = class_scores.max(axis=0)
-        keep = scores >= self.threshold
-        scores = scores[keep]
-        cx, cy, w, h = preds[:4, keep]
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-        order = nms(boxes, scores, self.iou)
-        boxes, scores = boxes[order], scores[order]
-        boxes[:, 0::2] = (boxes[:, 0::2] - pad_x) / ratio
-        boxes[:, 1::2] = (boxes[:, 1::2] - pad_y) / ratio
-        return boxes.reshape(-1, 4), scores
+        found = [self._decode_level(np.asarray(raw), blob.shape[2]) for raw in outputs]
+        return np.concatenate([b for b, _ in found]) / scale, np.concatenate([s for _, s in found])
+
+    def _decode_level(self, raw: np.ndarray, input_height: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (input pixels) and scores above the threshold from one head output [1, 64 + classes, h, w]."""
+        if raw.ndim != 4 or raw.shape[0] != 1 or raw.shape[1] <= BOX_CHANNELS or raw.shape[2] == 0:
+            raise ModelError(f"plate model {self.model_path} returned an output of shape {raw.shape}")
+        stride = input_height / raw.shape[2]
+        width = raw.shape[3]
+        flat = raw[0].reshape(raw.shape[1], -1)
+        logits = flat[BOX_CHANNELS:].max(axis=0)
+        keep = np.nonzero(logits >= np.log(self.threshold / (1 - self.threshold)))[0]
+        scores = 1 / (1 + np.exp(-logits[keep].astype(np.float32)))
+        bins = flat[:BOX_CHANNELS, keep].reshape(4, REG_MAX, -1).astype(np.float32)
+        bins = np.exp(bins - bins.max(axis=1, keepdims=True))
+        distances = (bins * np.arange(REG_MAX, dtype=np.float32)[None, :, None]).sum(axis=1) / bins.sum(axis=1)
+        cy, cx = np.divmod(keep, width)
+        cx, cy = cx + 0.5, cy + 0.5
+        left, top, right, bottom = distances
+        boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], axis=1) * stride
+        return boxes.astype(np.float32).reshape(-1, 4), scores
 
 
-def _tile_origins(length: int, tile: int) -> list[int]:
-    """Start offsets of tiles of ``tile`` pixels covering ``length``, overlapping by at least TILE_OVERLAP."""
-    if length <= tile:
-        return [0]
-    count = int(np.ceil((length - TILE_OVERLAP) / (tile - TILE_OVERLAP)))
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+def input_size(width: int, height: int, max_side: int) -> tuple[float, int, int]:
+    """``(scale, padded width, padded height)`` the model runs at for an image of this size."""
+    scale = min(1.0, max_side / max(width, height))
+    return scale, _align(round(width * scale)), _align(round(height * scale))
+
+
+def padded_input(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The model input for ``image`` (0..1, grey padding right and below) and its scale."""
+    height, width = image.shape[:2]
+    scale, in_w, in_h = input_size(width, height, max_side)
+    if scale != 1.0:
+        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((in_h, in_w, 3), PAD_VALUE, np.uint8)
+    canvas[: image.shape[0], : image.shape[1]] = image
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255), scale
+
+
+def _align(n: int) -> int:
+    return max(ALIGN, -(-n // ALIGN) * ALIGN)
+
+
+def _calibration() -> Iterator[np.ndarray]:
+    for photo in calibration_photos():
+        yield padded_input(photo, CALIBRATION_SIDE)[0]
+
+
+def _head_graph(path: Path) -> bytes:
+    """The model at ``path`` as fp32, ending at its raw per-level head outputs, with free H and W.
+
+    Ultralytics exports reshape each level's ``[1, 64 + classes, h, w]`` head
+    output to ``[1, 64 + classes, -1]`` before the fixed-size anchor decoder;
+    those reshapes' inputs become the graph's outputs and everything after them
+    (the decoder, and a segment model's mask branch) is pruned.
+    """
+    import onnx
+
+    path = check_file(path)
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise ModelError(f"cannot load model {path}: not a readable ONNX file ({type(exc).__name__})") from exc
+    where = f"cannot load model {path}: not a YOLOv8-style model"
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
+        raise ModelError(f"{where} (expected one [1, 3, H, W] image input)")
+    _to_float32(model)
+    heads = _head_outputs(model)
+    if not heads:
+        raise ModelError(f"{where} (no [1, 64 + classes, h, w] head outputs found)")
+    del graph.output[:]
+    for name in heads:
+        graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, None, None, None]))
+    _prune(model, heads)
+    image = inputs[0]
+    del graph.input[:]
+    graph.input.append(image)
+    for dim, name in zip(graph.input[0].type.tensor_type.shape.dim[2:], ("height", "width")):
+        dim.Clear()
+        dim.dim_param = name
+    del graph.value_info[:]
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise ModelError(f"{where} ({str(exc).strip().splitlines()[0][:200]})") from exc
+    return model.SerializeToString()
+
+
+def _to_float32(model) -> None:  # type: ignore[no-untyped-def]
+    """Turn fp16 weights, constants, casts and declared types into fp32, in place."""
+    from onnx import TensorProto, numpy_helper
+
+    half, single = TensorProto.FLOAT16, TensorProto.FLOAT
+    graph = model.graph
+    for tensor in graph.initializer:
+        if tensor.data_type == half:
+            tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float32), tensor.name))
+    for node in graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "Cast" and attribute.name == "to" and attribute.i == half:
+                attribute.i = single
+            elif attribute.name == "value" and attribute.t.data_type == half:
+                attribute.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attribute.t).astype(np.float32), attribute.t.name))
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        if value.type.tensor_type.elem_type == half:
+            value.type.tensor_type.elem_type = single
+
+
+def _head_outputs(model) -> list[str]:  # type: ignore[no-untyped-def]
+    """Inputs of the reshapes to ``[1, 64 + classes, -1]``: one per detection level."""
+    from onnx import numpy_helper
+
+    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    heads = []
+    for node in model.graph.node:
+        shape = constants.get(node.input[1]) if node.op_type == "Reshape" and len(node.input) == 2 else None
+        if shape is not None and shape.shape == (3,) and shape[0] == 1 and shape[1] > BOX_CHANNELS and shape[2] == -1:
+            heads.append(node.input[0])
+    return heads
+
+
+def _prune(model, outputs: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Drop the nodes and weights that ``outputs`` do not depend on."""
+    graph = model.graph
+    needed, kept = set(outputs), []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    weights = [t for t in graph.initializer if t.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
