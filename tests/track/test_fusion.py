@@ -13,11 +13,11 @@ def faces(*boxes: tuple[float, float, float, float], score: float = 0.9) -> Dete
     return Detections.of_class(np.array(boxes, dtype=np.float32).reshape(-1, 4), np.full(len(boxes), score), "face")
 
 
-def run(per_frame: list[Detections], settings: FusionSettings) -> list[Detections]:
+def run(per_frame: list[Detections | None], settings: FusionSettings, cuts: set[int] = frozenset()) -> list[Detections]:  # type: ignore[assignment]
     fusion = TemporalFusion(settings)
     emitted: list[tuple[int, Detections]] = []
     for index, detections in enumerate(per_frame):
-        emitted += fusion.push(index, detections)
+        emitted += fusion.push(index, detections, cut=index in cuts)
     emitted += fusion.flush()
     assert [i for i, _ in emitted] == list(range(len(per_frame))), "every frame is emitted once, in order"
     return [d for _, d in emitted]
@@ -91,3 +91,31 @@ def test_frames_out_of_order_are_rejected() -> None:
     fusion.push(0, NONE)
     with pytest.raises(ValueError, match="in order"):
         fusion.push(2, NONE)
+
+
+def test_frames_not_looked_at_are_covered_between_looks() -> None:
+    """Detection every 4th frame: the frames between get interpolated boxes."""
+    settings = FusionSettings(max_gap=3, lead=3, trail=3)
+    frames: list[Detections | None] = [faces((4 * i, 0, 4 * i + 10, 10)) if i % 4 == 0 else None for i in range(9)]
+    out = run(frames, settings)
+    assert all(len(d) == 1 for d in out)
+    np.testing.assert_allclose(out[2].boxes[0], [8, 0, 18, 10])
+    assert len({int(d.track_ids[0]) for d in out}) == 1
+
+
+def test_a_cut_ends_tracks_and_no_coverage_reaches_over_it() -> None:
+    settings = FusionSettings(max_gap=5, lead=4, trail=4)
+    before, after = (0, 0, 10, 10), (1, 1, 11, 11)  # overlapping boxes: one track, were there no cut
+    frames = [faces(before)] * 5 + [faces(after)] * 5
+    out = run(frames, settings, cuts={5})
+    assert all(len(d) == 1 for d in out), "the old box does not trail into the new shot, nor the new lead into the old"
+    assert len({int(d.track_ids[0]) for d in out[:5]} | {int(d.track_ids[0]) for d in out[5:]}) == 2
+    np.testing.assert_allclose(out[4].boxes[0], before)
+    np.testing.assert_allclose(out[5].boxes[0], after)
+
+
+def test_an_object_first_seen_at_a_cut_is_covered_from_the_cut_only() -> None:
+    settings = FusionSettings(max_gap=5, lead=4, trail=0)
+    frames: list[Detections | None] = [NONE] * 6 + [faces((0, 0, 10, 10))] + [None] * 3
+    out = run(frames, settings, cuts={6})
+    assert [len(d) for d in out] == [0] * 6 + [1] * 1 + [0] * 3

@@ -11,6 +11,10 @@ from veil.detect.detections import CLASSES
 from veil.errors import ConfigError
 
 
+DEFAULT_DETECT_EVERY = 4
+"""Chosen with benchmarks/speed.py and benchmarks/recall.py (see benchmarks/RESULTS.md)."""
+
+
 class AnonymizeOptions(BaseModel):
     """Options of :func:`veil.anonymize`; the CLI's flags map one to one onto these."""
 
@@ -21,14 +25,16 @@ class AnonymizeOptions(BaseModel):
     plate_model: Path | None = Field(None, description="YOLOv8-style ONNX file (default: the one shipped in `platedet`)")
     face_threshold: float | None = Field(None, ge=0, le=1, description="minimum face score, 0-1 (default: the detector's measured default)")
     plate_threshold: float | None = Field(None, ge=0, le=1, description="minimum plate score, 0-1")
+    precision: Literal["int8", "fp32"] = Field("int8", description="model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32")
+    detect_every: int = Field(DEFAULT_DETECT_EVERY, ge=1, description="run the detectors on every Nth frame, and on every cut or big change of picture; fusion covers the frames between")
     face_padding: float = Field(0.2, ge=0, le=2, description="grow face boxes by this fraction of their size on each side")
     plate_padding: float = Field(0.1, ge=0, le=2, description="grow plate boxes by this fraction of their size on each side")
     min_box_size: int = Field(12, ge=0, description="grow any covered region to at least this many pixels a side")
     style: Literal["mosaic", "blur", "solid"] = "mosaic"
     shape: Literal["box", "ellipse"] = "box"
-    max_gap: int = Field(10, ge=0, description="fill detector misses of up to this many frames inside a track")
-    lead: int = Field(4, ge=0, description="start covering this many frames before an object is first seen")
-    trail: int = Field(6, ge=0, description="keep covering this many frames after an object is last seen")
+    max_gap: int = Field(10, ge=0, description="fill detector misses of up to this many frames inside a track (plus the frames between looks)")
+    lead: int = Field(4, ge=0, description="start covering this many frames before an object is first seen (plus the frames between looks)")
+    trail: int = Field(6, ge=0, description="keep covering this many frames after an object is last seen (plus the frames between looks)")
     codec: Literal["h264", "hevc"] = "h264"
     crf: int | None = Field(None, ge=0, le=51, description="encoder quality (lower is better; default: chosen per codec)")
     preset: str | None = Field(None, description="x264/x265 preset (default: chosen for speed at good quality)")

@@ -14,6 +14,8 @@ class Report:
     source: Path
     output: Path
     frames: int = 0
+    detected_frames: int = 0  # frames the detectors looked at (veil.track.schedule)
+    cuts: int = 0  # frames found to start a new shot
     detections: dict[str, int] = field(default_factory=dict)  # seen by the detector, per class
     covered: dict[str, int] = field(default_factory=dict)  # covered regions incl. inferred, per class
     timings: dict[str, float] = field(default_factory=dict)  # seconds of work per stage
@@ -39,6 +41,6 @@ class Report:
     def summary(self) -> str:
         found = ", ".join(f"{name} {count}" for name, count in sorted(self.detections.items())) or "none"
         return (
-            f"{self.output}: {self.frames} frames, detections: {found}, "
+            f"{self.output}: {self.frames} frames ({self.detected_frames} detected), detections: {found}, "
             f"{self.fps:.1f} fps, {self.output_bytes / 1e6:.1f} MB ({self.size_ratio:.2f}x input)"
         )

@@ -35,7 +35,7 @@ from veil.pipeline.segments import TRACK_IDS_PER_SEGMENT, Segment
 from veil.pipeline.stages import StageGroup
 from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.results import DetectionLog, VideoMetadata
-from veil.track import FusionSettings, TemporalFusion
+from veil.track import FusionSettings, LookSchedule, ScheduleSettings, TemporalFusion
 
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (frames written, total frames if known) as the output grows."""
@@ -57,7 +57,10 @@ class StageTimer:
 
 
 def fusion_settings(settings: AnonymizeOptions) -> FusionSettings:
-    return FusionSettings(max_gap=settings.max_gap, lead=settings.lead, trail=settings.trail)
+    """Fusion's reach, widened by the frames between looks: with detection on every
+    k-th frame, an object first seen at a look may have been there k - 1 frames."""
+    between = settings.detect_every - 1
+    return FusionSettings(max_gap=settings.max_gap + between, lead=settings.lead + between, trail=settings.trail + between)
 
 
 def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
@@ -68,6 +71,7 @@ def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
         face_threshold=settings.face_threshold,
         plate_threshold=settings.plate_threshold,
         threads=settings.threads,
+        precision=settings.precision,
     )
 
 
@@ -119,6 +123,8 @@ class VideoRun:
         self.covered: dict[str, int] = defaultdict(int)
         self.decoded = 0
         self.written = 0
+        self.detected_frames = 0
+        self.cuts = 0
 
     def emits(self, index: int) -> bool:
         """Whether frame ``index`` is this run's to write (not a segment's margin)."""
@@ -181,6 +187,7 @@ class VideoRun:
 
     def _detect_and_fuse(self, decoded, redact_queue, log: DetectionLog | None) -> None:  # type: ignore[no-untyped-def]
         fusion = TemporalFusion(fusion_settings(self.settings))
+        schedule = LookSchedule(ScheduleSettings(every=self.settings.detect_every))
         waiting: dict[int, VideoFrame] = {}
         # Fusion counts frames from 0; a segment's first decoded frame is its frame 0.
         offset = 0 if self.segment is None else self.segment.first
@@ -196,9 +203,14 @@ class VideoRun:
 
         for frame in decoded:
             waiting[frame.index] = frame
-            found = self._detect(frame)
+            with self.timer.measure("schedule"):
+                look = schedule.decide(frame.index, frame.image)
+            found = self._detect(frame) if look.detect else None
+            if self.emits(frame.index):
+                self.detected_frames += look.detect
+                self.cuts += look.cut
             with self.timer.measure("track"):
-                ready = fusion.push(frame.index - offset, found)
+                ready = fusion.push(frame.index - offset, found, cut=look.cut)
             forward(ready)
         with self.timer.measure("track"):
             ready = fusion.flush()
@@ -271,6 +283,8 @@ class VideoRun:
             source=source,
             output=destination,
             frames=self.written,
+            detected_frames=self.detected_frames,
+            cuts=self.cuts,
             detections=dict(self.seen),
             covered=dict(self.covered),
             timings={stage: round(seconds, 3) for stage, seconds in self.timer.seconds.items()},

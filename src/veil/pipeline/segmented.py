@@ -64,6 +64,8 @@ class SegmentTask:
 class SegmentResult:
     number: int
     frames: int
+    detected_frames: int
+    cuts: int
     seen: dict[str, int]
     covered: dict[str, int]
     timings: dict[str, float]
@@ -74,7 +76,7 @@ _LOADED: dict[tuple, list[Detector]] = {}
 
 def _cached_detectors(settings: AnonymizeOptions) -> list[Detector]:
     """The default detectors for these settings, loaded once per process."""
-    key = (settings.classes, settings.face_model, settings.plate_model, settings.face_threshold, settings.plate_threshold, settings.threads)
+    key = (settings.classes, settings.face_model, settings.plate_model, settings.face_threshold, settings.plate_threshold, settings.threads, settings.precision)
     if key not in _LOADED:
         _LOADED[key] = make_detectors(settings)
     return _LOADED[key]
@@ -85,7 +87,9 @@ def run_segment(task: SegmentTask) -> SegmentResult:
     detectors = list(task.detectors) if task.detectors is not None else _cached_detectors(task.settings)
     run = VideoRun(task.info, task.settings, detectors, None, task.segment)
     run.execute(task.video, task.detections, task.frames)
-    return SegmentResult(task.segment.number, run.written, dict(run.seen), dict(run.covered), dict(run.timer.seconds))
+    return SegmentResult(
+        task.segment.number, run.written, run.detected_frames, run.cuts, dict(run.seen), dict(run.covered), dict(run.timer.seconds)
+    )
 
 
 def anonymize_segmented(
@@ -167,6 +171,8 @@ def anonymize_segmented(
         source=info.path,
         output=destination,
         frames=total,
+        detected_frames=sum(result.detected_frames for result in results),
+        cuts=sum(result.cuts for result in results),
         detections=dict(seen),
         covered=dict(covered),
         timings={stage: round(seconds, 3) for stage, seconds in timings.items()},

@@ -12,7 +12,14 @@ ahead:
 * an object seen at frames t1 and t2 (gap <= ``max_gap``) is covered in every
   frame between, on a box interpolated linearly between the two sightings;
 * coverage starts ``lead`` frames before the first sighting and ends ``trail``
-  frames after the last one.
+  frames after the last one, on the last box grown to where the track's
+  motion is taking it;
+* a cut (a new shot) ends every track: nothing associates across it, and no
+  coverage reaches over it (a box from the last shot would only hide picture).
+
+Frames the detectors did not look at (veil.track.schedule) are pushed as
+``None``: they add no sighting and end no track; the pipeline widens
+``max_gap``, ``lead`` and ``trail`` by the frames between looks.
 
 A single sighting is never dropped (no "initialisation delay" as in trackers
 that fight false positives): a missed face is worse than an extra mosaic.
@@ -24,7 +31,6 @@ whose coverage is final, which is every frame older than the look-ahead
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +71,8 @@ class _Track:
     track_id: int
     class_name: str
     sightings: list[_Sighting] = field(default_factory=list)
+    shot_start: int = 0  # the first frame of the shot the track lives in
+    shot_end: int | None = None  # its last frame, once a cut has ended it
 
     @property
     def first(self) -> _Sighting:
@@ -84,12 +92,19 @@ class _Track:
 
     def coverage(self, frame: int, settings: FusionSettings) -> tuple[np.ndarray, float, bool] | None:
         """The box covering this track in ``frame``: (box, score, seen) or None."""
-        if frame < self.first.frame - settings.lead or frame > self.last.frame + settings.trail:
+        if frame < max(self.first.frame - settings.lead, self.shot_start) or frame > self.last.frame + settings.trail:
+            return None
+        if self.shot_end is not None and frame > self.shot_end:
             return None
         if frame <= self.first.frame:
             return self.first.box, self.first.score, frame == self.first.frame
-        if frame >= self.last.frame:
-            return self.last.box, self.last.score, frame == self.last.frame
+        if frame > self.last.frame:
+            # Trailing a moving object: cover where it was and where it is heading.
+            ahead = self.predicted_box(frame)
+            box = np.concatenate([np.minimum(self.last.box[:2], ahead[:2]), np.maximum(self.last.box[2:], ahead[2:])])
+            return box, self.last.score, False
+        if frame == self.last.frame:
+            return self.last.box, self.last.score, True
         frames = [s.frame for s in self.sightings]
         after_index = int(np.searchsorted(frames, frame))
         after = self.sightings[after_index]
@@ -133,22 +148,35 @@ class TemporalFusion:
         self._next_id = 0
         self._next_to_emit = 0
         self._last_pushed = -1
-        self._pending: deque[int] = deque()
+        self._shot_start = 0
 
-    def push(self, frame: int, detections: Detections) -> list[tuple[int, Detections]]:
-        """Add the detections of ``frame`` (frames must come in order, 0, 1, 2, ...)."""
+    def push(self, frame: int, detections: Detections | None, cut: bool = False) -> list[tuple[int, Detections]]:
+        """Add the detections of ``frame`` (frames must come in order, 0, 1, 2, ...).
+
+        ``detections`` is None for a frame the detectors did not look at; ``cut``
+        says that ``frame`` starts a new shot.
+        """
         if frame != self._last_pushed + 1:
             raise ValueError(f"frames must be pushed in order: expected {self._last_pushed + 1}, got {frame}")
         self._last_pushed = frame
-        self._associate(frame, detections)
+        if cut:
+            self._cut(frame)
+        if detections is not None:
+            self._associate(frame, detections)
         return self._emit(up_to=frame - self.settings.horizon)
 
     def flush(self) -> list[tuple[int, Detections]]:
         """Emit every remaining frame: the video has ended, nothing more will come."""
         return self._emit(up_to=self._last_pushed)
 
+    def _cut(self, frame: int) -> None:
+        for track in self._tracks:
+            if track.shot_end is None:
+                track.shot_end = frame - 1
+        self._shot_start = frame
+
     def _associate(self, frame: int, detections: Detections) -> None:
-        live = [t for t in self._tracks if frame - t.last.frame <= self.settings.max_gap + 1]
+        live = [t for t in self._tracks if t.shot_end is None and frame - t.last.frame <= self.settings.max_gap + 1]
         for class_name in np.unique(detections.classes.astype(str)):
             chosen = detections[detections.classes == class_name]
             candidates = [t for t in live if t.class_name == class_name]
@@ -176,7 +204,8 @@ class TemporalFusion:
                 predicted = np.delete(predicted, best, axis=0)
                 elapsed = np.delete(elapsed, best)
         for index in unmatched:
-            track = _Track(self._next_id, class_name, [_Sighting(frame, detections.boxes[index].copy(), float(detections.scores[index]))])
+            sighting = _Sighting(frame, detections.boxes[index].copy(), float(detections.scores[index]))
+            track = _Track(self._next_id, class_name, [sighting], shot_start=self._shot_start)
             self._next_id += 1
             self._tracks.append(track)
 

@@ -1,0 +1,85 @@
+"""When to run the detectors: every few frames, and at once when the picture changes.
+
+Detection is most of the cost of a run, and neighbouring frames of a video
+mostly show the same things in nearly the same places. So the detectors look at
+every ``every``-th frame, and temporal fusion covers the frames between with
+boxes interpolated between sightings (see veil.track.fusion). Two rules keep
+that safe:
+
+* a **cut** (a frame unlike the one before it) is looked at, and fusion never
+  carries a track across it, so a face that appears right after a cut is
+  covered from its first frame and no stale box spills over the cut;
+* a frame that has drifted far from the **last frame looked at** (a fast pan,
+  a big object entering) is looked at too.
+
+Both compare small grey thumbnails, which costs about a millisecond a frame.
+The decision depends only on the frame index, the frame and the frames just
+before it, so a segment that starts a few dozen frames early (its margin)
+makes the same decisions as a single pass from its first common look on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+THUMBNAIL_SIZE = (32, 18)
+"""Width, height of the thumbnails compared: enough to see a change of scene, not noise."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """Whether to detect on a frame, and whether it starts a new shot."""
+
+    detect: bool
+    cut: bool
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """``every``: frames between looks; thresholds: mean grey-level difference of thumbnails."""
+
+    every: int = 1
+    cut_threshold: float = 16.0
+    """On the 1080p benchmark clip (benchmarks/speed.py --make-clip) the 19 changes of
+    image differ by 24.6 to 53, frames within a shot (slow zoom and pan) by at most 5.9."""
+    change_threshold: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError("ScheduleSettings.every must be >= 1")
+
+
+class LookSchedule:
+    """Decides, frame by frame in order, which frames the detectors see."""
+
+    def __init__(self, settings: ScheduleSettings | None = None) -> None:
+        self.settings = settings or ScheduleSettings()
+        self._previous: np.ndarray | None = None
+        self._last_looked: np.ndarray | None = None
+
+    def decide(self, index: int, image: np.ndarray) -> Look:
+        """The decision for frame ``index`` (absolute, counted from 0 over the video)."""
+        thumbnail = thumbnail_of(image)
+        first = self._previous is None
+        cut = not first and _difference(thumbnail, self._previous) > self.settings.cut_threshold
+        drifted = self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
+        detect = first or cut or drifted or index % self.settings.every == 0
+        self._previous = thumbnail
+        if detect:
+            self._last_looked = thumbnail
+        return Look(detect=detect, cut=cut)
+
+
+def thumbnail_of(image: np.ndarray) -> np.ndarray:
+    """A grey THUMBNAIL_SIZE picture of ``image``: every few pixels, then averaged down."""
+    step = max(1, min(image.shape[0] // (4 * THUMBNAIL_SIZE[1]), image.shape[1] // (4 * THUMBNAIL_SIZE[0])))
+    sampled = np.ascontiguousarray(image[::step, ::step])
+    small = cv2.resize(sampled, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b)))
