@@ -133,6 +133,8 @@ class RayEngine:
 
     def _stop(self, refs: list[Any]) -> None:
         """Cancel the tasks (queued ones never start, running ones are interrupted) and wait for them to end."""
+        if not refs:
+            return
         for ref in refs:
             try:
                 self._ray.cancel(ref)
