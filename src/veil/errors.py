@@ -64,3 +64,10 @@ class ObjectTooLarge(StorageError, ValueError):
     """An object is larger than the caller accepts (``get_bytes(max_bytes=...)``)."""
 
     exit_code = 2
+
+
+class SegmentFailed(VeilError, RuntimeError):
+    """A segment of a video failed on every attempt its engine gave it (each on a fresh worker).
+
+    Final for the job: running the whole job again would repeat those attempts.
+    """

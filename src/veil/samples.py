@@ -93,14 +93,17 @@ def sample_frame(index: int, size: tuple[int, int] = (640, 360), frames: int = 1
     return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
-def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360)) -> Path:
-    """Write the sample scene as H.264 + AAC MP4 at 25 fps."""
+def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360), gop: int | None = None) -> Path:
+    """Write the sample scene as H.264 + AAC MP4 at 25 fps, with a keyframe every ``gop`` frames (default: x264's choice)."""
     path = Path(path)
     rate = 25
     frames = max(1, round(seconds * rate))
     sample_rate = 48000
+    options = {"crf": "18", "preset": "veryfast"}
+    if gop is not None:
+        options["x264-params"] = f"keyint={gop}:min-keyint={gop}:scenecut=0"
     with atomic_path(path) as temporary, av.open(str(temporary), "w", format="mp4") as container:
-        video = container.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "veryfast"})
+        video = container.add_stream("libx264", rate=rate, options=options)
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         audio = container.add_stream("aac", rate=sample_rate, layout="mono")
         for index in range(frames):

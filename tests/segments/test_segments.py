@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 import veil
 from veil.errors import ModelError
-from veil.media import VideoReader, index_packets, probe
+from veil.media import index_packets, probe
 from veil.pipeline.engines import LocalEngine
 from veil.pipeline.segments import margins, plan_segments
 from veil.track import FusionSettings
+from tests.segments.compare import assert_same_as_single_pass, audio_seconds, single_pass_reference, timestamps
 from tests.segments.fakes import DiesOnMarker, FailsOnMarker, detectors, write_clip
 
 SEGMENT_SECONDS = (1.0, 2.0, 2.5)
@@ -31,41 +29,7 @@ def engine():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module", params=["cfr", "vfr"])
 def single(request, tmp_path_factory):  # type: ignore[no-untyped-def]
     """The test clip and its single-pass output."""
-    folder = tmp_path_factory.mktemp("segments")
-    source = write_clip(folder / "clip.mp4", vfr=request.param == "vfr")
-    output = folder / "single.mp4"
-    veil.anonymize(source, output, detectors=detectors(), detections_path=folder / "single.json")
-    return source, output, folder / "single.json"
-
-
-def frames_of(path: Path) -> list[tuple[int, np.ndarray]]:
-    with VideoReader(path) as reader:
-        return [(frame.pts, frame.image) for frame in reader]
-
-
-def timestamps(path: Path) -> list[float]:
-    with VideoReader(path) as reader:
-        return [frame.timestamp_ms for frame in reader]
-
-
-def audio_seconds(path: Path) -> float:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        stamps = [(p.pts, p.duration) for p in container.demux(stream) if p.pts is not None]
-    return float((max(p + d for p, d in stamps) - min(p for p, _ in stamps)) * stream.time_base)
-
-
-def records_by_frame(path: Path) -> dict[int, list[tuple[str, tuple[float, ...], float, str, int]]]:
-    """Per frame: (class, box in pixels of the 320x180 frame, confidence, source, timestamp), sorted."""
-    document = json.loads(path.read_text())
-    frames: dict[int, list] = defaultdict(list)
-    for key, name in (("Faces", "Face"), ("CustomLabels", "CustomLabel")):
-        for record in document[key]:
-            body = record[name]
-            box = body["BoundingBox"] if name == "Face" else body["Geometry"]["BoundingBox"]
-            pixels = (box["Left"] * 320, box["Top"] * 180, box["Width"] * 320, box["Height"] * 180)
-            frames[record["FrameIndex"]].append((name, pixels, body["Confidence"], record["Source"], record["Timestamp"]))
-    return {index: sorted(items) for index, items in frames.items()}
+    return single_pass_reference(tmp_path_factory.mktemp("segments"), vfr=request.param == "vfr")
 
 
 def test_plan_cuts_at_keyframes_with_margins(single) -> None:  # type: ignore[no-untyped-def]
@@ -94,32 +58,7 @@ def test_segmented_run_equals_single_pass(single, engine, tmp_path: Path, second
         source, output, detectors=detectors(), detections_path=detections, segment_seconds=seconds, jobs=2, engine=engine
     )
     assert report.frames == 150
-    # Frames and timestamps, exactly; the audio once, whole.
-    ours, theirs = frames_of(output), frames_of(single_video)
-    assert [pts for pts, _ in ours] == [pts for pts, _ in theirs]
-    assert timestamps(output) == timestamps(single_video) == timestamps(source)
-    assert audio_seconds(output) == pytest.approx(audio_seconds(single_video), abs=1e-3)
-    assert audio_seconds(output) == pytest.approx(audio_seconds(source), abs=1e-3)
-    # The covered regions, frame by frame, seams included (track ids are per segment).
-    covered, expected = records_by_frame(detections), records_by_frame(single_json)
-    assert covered.keys() == expected.keys()
-    for index in expected:
-        assert len(covered[index]) == len(expected[index]), index
-        for got, want in zip(covered[index], expected[index]):
-            assert got[0] == want[0] and got[2:] == want[2:], index
-            assert np.allclose(got[1], want[1], atol=0.5), index
-    # The pixels: the same regions covered in both (an uncovered striped square would differ by far more).
-    originals = frames_of(source)
-    for index, ((_, mine), (_, reference), (_, original)) in enumerate(zip(ours, theirs, originals)):
-        difference = np.abs(mine.astype(np.int16) - reference.astype(np.int16))
-        assert difference.mean() < 3, index
-        for name, (left, top, width, height), _, source_kind, _ in expected.get(index, []):
-            x1, y1, x2, y2 = int(left), int(top), int(left + width), int(top + height)
-            inside = difference[y1:y2, x1:x2]
-            assert inside.mean() < 12, (index, name)
-            changed = np.abs(mine[y1:y2, x1:x2].astype(np.int16) - original[y1:y2, x1:x2].astype(np.int16)).mean()
-            if source_kind == "seen":  # the box is on the stripes: covered, they are gone
-                assert changed > 15, (index, name)
+    assert_same_as_single_pass(source, output, detections, single_video, single_json)
 
 
 def test_seams_are_keyframes_and_dts_increase(single, engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

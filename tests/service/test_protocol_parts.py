@@ -114,8 +114,21 @@ def test_settings_from_env_with_legacy_aliases(monkeypatch: pytest.MonkeyPatch) 
     assert load_settings().workers == 5  # veil's own name wins over the alias
 
 
+def test_engine_settings_shape_each_jobs_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEIL_ENGINE", "ray")
+    monkeypatch.setenv("VEIL_RAY_ADDRESS", "ray://head:10001")
+    monkeypatch.setenv("VEIL_SEGMENT_SECONDS", "30")
+    settings = load_settings(workers=2)
+    assert (settings.engine, settings.ray_address, settings.jobs, settings.scratch_bucket) == ("ray", "ray://head:10001", None, "veil-scratch")
+    assert settings.anonymize_options() == {"classes": "face,plate", "segment_seconds": 30.0}  # Ray tasks size their own threads
+    local = load_settings(engine="local", workers=2, jobs=2)
+    assert local.anonymize_options() == {"classes": "face,plate", "jobs": 2, "segment_seconds": 30.0, "threads": max(1, (os.cpu_count() or 1) // 4)}
+
+
 @pytest.mark.parametrize(
-    ("name", "value"), [("VEIL_PORT", "http"), ("VEIL_CLASSES", "cat"), ("VEIL_WORKERS", "0"), ("VEIL_OUTPUT_BUCKET", "source")]
+    ("name", "value"),
+    [("VEIL_PORT", "http"), ("VEIL_CLASSES", "cat"), ("VEIL_WORKERS", "0"), ("VEIL_OUTPUT_BUCKET", "source"),
+     ("VEIL_ENGINE", "spark"), ("VEIL_JOBS", "0")],
 )
 def test_bad_settings_are_one_config_error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

@@ -201,3 +201,38 @@ def test_open_store_follows_the_settings(tmp_path: Path, s3_endpoint: str) -> No
     assert isinstance(local, LocalStore) and local.root == tmp_path
     remote = open_store(SimpleNamespace(s3_endpoint=s3_endpoint, s3_region="eu-west-1", data_dir=tmp_path))
     assert isinstance(remote, S3Store) and remote.client.meta.region_name == "eu-west-1"
+
+
+def test_delete_removes_the_object_and_nothing_else(store: ObjectStore, bucket: str) -> None:
+    store.put_bytes(bucket, "scratch/run/a/part.mp4", b"a")
+    store.put_bytes(bucket, "scratch/run/b.json", b"b")
+    store.delete(bucket, "scratch/run/a/part.mp4")
+    store.delete(bucket, "scratch/run/a/part.mp4")  # gone already: not an error, as on S3
+    assert [info.key for info in store.list_objects(bucket)] == ["scratch/run/b.json"]
+    store.delete(bucket, "scratch/run/b.json")
+    assert list(store.list_objects(bucket)) == []
+    store.put_bytes(bucket, "scratch", b"a key where a folder was")  # local buckets: the empty folders went too
+    assert store.get_bytes(bucket, "scratch") == b"a key where a folder was"
+
+
+def test_a_spec_opens_the_same_store_in_another_process(store: ObjectStore, bucket: str, backend: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from veil.storage import spec_of
+
+    if backend == "s3":  # a spec carries no credentials: the opening side has them in its environment
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["access_key_id"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["secret_access_key"])
+    store.put_bytes(bucket, "k", b"seen from afar")
+    spec = pickle.loads(pickle.dumps(spec_of(store)))
+    assert "testing" not in repr(spec)
+    assert spec.open().get_bytes(bucket, "k") == b"seen from afar"
+
+
+def test_only_known_stores_have_a_spec() -> None:
+    from veil.errors import ConfigError
+    from veil.storage import spec_of
+
+    with pytest.raises(ConfigError, match="LocalStore or an S3Store"):
+        spec_of(SimpleNamespace())  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from enum import Enum
@@ -12,7 +14,8 @@ import typer
 
 from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
-from veil.errors import VeilError
+from veil.errors import ConfigError, VeilError
+from veil.pipeline.engines import Engine
 from veil.pipeline.options import DEFAULT_DETECT_EVERY
 from veil.service.cli import serve
 
@@ -40,6 +43,7 @@ class Shape(str, Enum):
 
 class EngineName(str, Enum):
     local = "local"
+    ray = "ray"
 
 
 class Precision(str, Enum):
@@ -85,8 +89,10 @@ def anonymize(
     detections: Annotated[Optional[Path], typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")] = None,
     frames_dir: Annotated[Optional[Path], typer.Option(help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/...")] = None,
     threads: Annotated[Optional[int], typer.Option(help="Threads per model.", show_default="all cores, shared among --jobs")] = None,
-    engine: Annotated[EngineName, typer.Option(help="Where segments run: local (processes on this machine).")] = EngineName.local,
-    jobs: Annotated[int, typer.Option(min=1, help="Segments processed at once. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.")] = 1,
+    engine: Annotated[EngineName, typer.Option(help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it).")] = EngineName.local,
+    jobs: Annotated[Optional[int], typer.Option(min=1, help="Segments processed at once. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.", show_default="1; with --engine ray the cluster's CPUs")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(envvar="VEIL_RAY_ADDRESS", help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.", show_default="start a local Ray instance")] = None,
+    scratch: Annotated[Optional[str], typer.Option(envvar="VEIL_SCRATCH", help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).", show_default="a hidden folder beside the output: one machine only")] = None,
     segment_seconds: Annotated[Optional[float], typer.Option(min=0.001, help="Split videos at keyframes into segments of about this many seconds (even with --jobs 1). The output is the one a single pass makes.", show_default="single pass")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
@@ -119,13 +125,13 @@ def anonymize(
     batch = len(pairs) > 1
     bars = BatchProgress(should_show_bars(quiet), len(pairs))
     failures: list[tuple[Path, BaseException]] = []
-    from veil.jobs.engines import make_engine
-
-    try:
-        runner = make_engine(engine.value, jobs)  # one pool for every file: workers keep their models
-    except VeilError as error:
-        _fail(str(error), error.exit_code)
-    with runner, bars.running():
+    with contextlib.ExitStack() as stack:
+        try:
+            runner = _open_engine(stack, engine, jobs, ray_address, scratch, pairs[0][1].parent)
+        except VeilError as error:
+            _fail(str(error), error.exit_code)
+        options["jobs"] = runner.jobs
+        stack.enter_context(bars.running())
         totals = []
         for source, _ in pairs:
             try:
@@ -163,6 +169,31 @@ def anonymize(
             print(f"veil: {len(failures)} of {len(pairs)} files failed", file=sys.stderr)
         first = failures[0][1]
         raise typer.Exit(first.exit_code if isinstance(first, VeilError) else INTERNAL_ERROR)
+
+
+def _open_engine(
+    stack: contextlib.ExitStack, name: EngineName, jobs: int | None, ray_address: str | None, scratch: str | None, folder: Path
+) -> Engine:
+    """The engine for every file of the run (one pool: its workers keep their models), closed with ``stack``.
+
+    Ray stages segment files in ``scratch``; by default a hidden folder in
+    ``folder`` (the first output's), which only a cluster on this machine reaches.
+    """
+    from veil.files import scratch_folder
+    from veil.jobs.engines import Scratch, make_engine
+
+    if name is EngineName.local:
+        if ray_address is not None or scratch is not None:
+            raise ConfigError("--ray-address and --scratch go with --engine ray")
+        runner = make_engine("local", jobs)
+    else:
+        if scratch is None:
+            location = Scratch.parse(str(stack.enter_context(scratch_folder(folder))))
+        else:
+            location = Scratch.parse(scratch, os.environ.get("VEIL_S3_ENDPOINT"), os.environ.get("VEIL_S3_REGION"))
+        runner = make_engine("ray", jobs, address=ray_address, scratch=location)
+    stack.callback(runner.close)
+    return runner
 
 
 @app.command()

@@ -19,6 +19,7 @@ from veil.errors import VeilError
 from veil.jobs.models import Job, OutputKeys
 from veil.media import probe
 from veil.pipeline import anonymize
+from veil.pipeline.engines import Engine
 from veil.results import VideoMetadata
 from veil.storage import ObjectStore
 
@@ -40,6 +41,7 @@ def process_job(
     options: dict[str, Any] | None = None,
     still_owner: Callable[[], bool] | None = None,
     work_dir: Path | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Anonymize ``job``'s source into its output bucket; return the keyword arguments of ``JobStore.succeed``.
 
@@ -49,7 +51,9 @@ def process_job(
     and LeaseLost when ``still_owner`` says the job is no longer ours; in both
     cases the output bucket is not touched after the failure. The source and
     the outputs are staged in a temporary folder inside ``work_dir`` (default:
-    the system's temporary folder), removed when the job ends.
+    the system's temporary folder), removed when the job ends. ``engine`` runs
+    the video's segments (default: as ``options`` say, in this process or a pool
+    of its own); its progress is the frames of the segments finished so far.
     """
     options = dict(options or {})
     write_frames = bool(options.pop("frames", False))
@@ -63,7 +67,7 @@ def process_job(
         video, detections = work / "video.mp4", work / "detections.json"
         frames = work / "frames" if write_frames else None
         try:
-            report = anonymize(source, video, progress=progress, detections_path=detections, frames_dir=frames, **options)
+            report = anonymize(source, video, progress=progress, engine=engine, detections_path=detections, frames_dir=frames, **options)
         except VeilError as error:  # name the object, not the temporary copy
             raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
         metadata = VideoMetadata.from_info(probe(source))

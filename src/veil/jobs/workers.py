@@ -21,16 +21,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from veil.errors import ConfigError, InputError, ObjectNotFound, VeilError
+from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
 from veil.jobs.models import Job
 from veil.jobs.process import LeaseLost, process_job
 from veil.jobs.store import JobStore
+from veil.pipeline.engines import Engine
 from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound)
-"""Errors that would happen again on every retry."""
+FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed)
+"""Errors that would happen again on every retry (a failed segment has had its attempts already)."""
 
 
 class Lease:
@@ -127,6 +128,7 @@ class Worker:
             result = process_job(
                 job, self.pool.objects,
                 progress=lease.progress, options=self.pool.options, still_owner=lease.renew, work_dir=self.pool.work_dir,
+                engine=self.pool.engine,
             )
         except LeaseLost:
             log.info("job %s: lease lost; left to whoever holds it now", job.job_id)
@@ -166,7 +168,9 @@ class WorkerPool:
     ``options`` are :func:`veil.jobs.process_job` options (veil.anonymize's,
     plus ``frames``). ``poll_seconds`` is how often an idle worker looks for
     work; :meth:`wake` makes idle workers look now. ``work_dir`` is where jobs
-    stage their files (default: the system's temporary folder).
+    stage their files (default: the system's temporary folder). ``engine`` (shared
+    by the workers, e.g. a Ray cluster; left open by :meth:`stop`) runs each job's
+    segments; without one, each job runs as ``options`` say.
     """
 
     def __init__(
@@ -179,6 +183,7 @@ class WorkerPool:
         options: dict[str, Any] | None = None,
         poll_seconds: float = 1.0,
         work_dir: Path | None = None,
+        engine: Engine | None = None,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -188,6 +193,7 @@ class WorkerPool:
         self.options = dict(options or {})
         self.poll_seconds = poll_seconds
         self.work_dir = work_dir
+        self.engine = engine
         self.stopping = threading.Event()
         self._work = threading.Condition()
         self.workers = [Worker(self, index) for index in range(workers)]

@@ -39,7 +39,9 @@ def anonymize(
     :data:`~veil.pipeline.segments.MIN_SEGMENT_SECONDS`). A video that makes a
     single segment runs as one pass. ``engine`` runs the segments: ``"local"``
     (the default: a pool of ``jobs`` processes; in this process when ``jobs`` is
-    1) or an :class:`~veil.pipeline.engines.Engine` (kept open for the caller).
+    1) or an :class:`~veil.pipeline.engines.Engine` (kept open for the caller),
+    such as ``veil.jobs.engines.make_engine("ray", ...)``; a remote engine like
+    Ray gets every video, even one that makes a single segment.
     Custom ``detectors`` must then be picklable, and a script that runs with
     ``jobs`` above 1 must call veil under ``if __name__ == "__main__":`` (worker
     processes are spawned and import the script). Segmented detections JSON has
@@ -49,7 +51,7 @@ def anonymize(
     settings = AnonymizeOptions.build(**options)
     source, destination = Path(source), Path(destination)
     info = probe(source)
-    segments = plan(info, settings)
+    segments = plan(info, settings, remote=engine is not None and not isinstance(engine, str) and engine.remote)
     if segments is not None:
         return anonymize_segmented(info, destination, settings, segments, detectors, progress, engine)
     return single_pass(info, destination, settings, detectors, progress)

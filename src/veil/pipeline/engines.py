@@ -6,15 +6,21 @@ stay with the pipeline, so an engine on another machine (Ray, in
 ``veil.jobs``) slots in by implementing :class:`Engine`. Any task that fails
 fails the whole map: the first error is raised once every task already
 running has stopped, and no further task starts.
+
+An engine whose workers share no filesystem with the caller (``remote``) moves
+the files a task reads and writes itself; the task says which they are
+(:class:`FileTask`), so the same task and function run on either kind.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from veil.errors import VeilError
 
@@ -23,9 +29,18 @@ R = TypeVar("R")
 
 
 class Engine(Protocol):
-    """Runs ``function(task)`` for every task; results in task order."""
+    """Runs ``function(task)`` for every task; results in task order.
+
+    ``jobs`` is how many tasks run at once; ``threads`` how many threads each
+    task's models should use (None: all of the machine's cores); ``remote``
+    whether tasks run where this process's files are not (then every video is
+    sent to the engine, even one a single segment long, and tasks must be
+    :class:`FileTask`).
+    """
 
     jobs: int
+    threads: int | None
+    remote: bool
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:
         """``done`` is called (on the caller's thread) with each result as it arrives."""
@@ -34,10 +49,32 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+class FileTask(Protocol):
+    """A task that reads and writes local files, which a remote engine moves for it.
+
+    Names are the task's own (``"source"``, ``"video"``); an output that is a
+    folder exists (empty) before the task runs and receives files.
+    """
+
+    def inputs(self) -> dict[str, Path]:
+        """The files the task reads, by name."""
+        ...
+
+    def outputs(self) -> dict[str, Path]:
+        """The files and folders the task writes, by name."""
+        ...
+
+    def relocated(self, paths: Mapping[str, Path]) -> Self:
+        """The same task reading and writing ``paths`` (named as in inputs and outputs) instead."""
+        ...
+
+
 class SerialEngine:
     """One task after another, in this process (the engine for ``jobs=1``)."""
 
     jobs = 1
+    threads = None
+    remote = False
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:
         results = []
@@ -66,10 +103,13 @@ class LocalEngine:
     :meth:`close` (or ``with``) ends it.
     """
 
+    remote = False
+
     def __init__(self, jobs: int = 2) -> None:
         if jobs < 1:
             raise ValueError("LocalEngine needs jobs >= 1")
         self.jobs = jobs
+        self.threads: int | None = max(1, (os.cpu_count() or 1) // jobs)  # the cores, shared
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from veil.detect import Detector
@@ -29,22 +28,23 @@ from veil.pipeline.segments import MIN_SEGMENT_SECONDS, Segment, plan_segments
 from veil.results import VideoMetadata, merge_documents
 
 
-def plan(info: VideoInfo, settings: AnonymizeOptions) -> list[Segment] | None:
-    """The segments to process, or None for a single pass."""
-    if settings.segment_seconds is None and settings.jobs == 1:
-        return None
+def plan(info: VideoInfo, settings: AnonymizeOptions, remote: bool = False) -> list[Segment] | None:
+    """The segments to process, or None for a single pass in this process.
+
+    For a ``remote`` engine, even a video too short to split is one segment:
+    the work goes to the engine and this process only plans and joins.
+    """
     seconds = settings.segment_seconds
     if seconds is None:
-        if not info.duration_s or info.duration_s < 2 * MIN_SEGMENT_SECONDS:
+        long_enough = bool(info.duration_s) and info.duration_s >= 2 * MIN_SEGMENT_SECONDS  # type: ignore[operator]
+        if not remote and (settings.jobs == 1 or not long_enough):
             return None
-        seconds = max(MIN_SEGMENT_SECONDS, info.duration_s / settings.jobs)
+        seconds = max(MIN_SEGMENT_SECONDS, (info.duration_s or 0.0) / settings.jobs)
     index = index_packets(info.path)
     if index.pts is None:
         return None  # frames without pts cannot be addressed for seeking: one pass
     segments = plan_segments(index, info.time_base, seconds, fusion_settings(settings))
-    return segments if len(segments) > 1 else None
-
-
+    return segments if len(segments) > (0 if remote else 1) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +58,26 @@ class SegmentTask:
     detections: Path | None  # where to write its detections JSON
     frames: dict[str, Path] | None  # staged folders for frame images
     detectors: tuple[Detector, ...] | None  # None: the default detectors, loaded once per process
+
+    # What a remote engine moves (see veil.pipeline.engines.FileTask).
+
+    def inputs(self) -> dict[str, Path]:
+        return {"source": self.info.path}
+
+    def outputs(self) -> dict[str, Path]:
+        files = {"video": self.video}
+        if self.detections is not None:
+            files["detections"] = self.detections
+        return {**files, **(self.frames or {})}
+
+    def relocated(self, paths: Mapping[str, Path]) -> SegmentTask:
+        return dataclasses.replace(
+            self,
+            info=dataclasses.replace(self.info, path=paths["source"]),
+            video=paths["video"],
+            detections=paths["detections"] if self.detections is not None else None,
+            frames={name: paths[name] for name in self.frames} if self.frames is not None else None,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +126,9 @@ def anonymize_segmented(
     if engine is None or engine == "local":
         engine = SerialEngine() if settings.jobs == 1 else LocalEngine(settings.jobs)
     elif isinstance(engine, str):
-        raise ConfigError(f"unknown engine {engine!r}; this build has: local")
-    if settings.threads is None and engine.jobs > 1:
-        settings = settings.model_copy(update={"threads": max(1, (os.cpu_count() or 1) // engine.jobs)})
+        raise ConfigError(f"unknown engine {engine!r}: name 'local', or pass an Engine (veil.jobs.engines.make_engine makes 'ray')")
+    if settings.threads is None and engine.threads is not None:
+        settings = settings.model_copy(update={"threads": engine.threads})
     written = 0
 
     def done(result: SegmentResult) -> None:

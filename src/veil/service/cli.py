@@ -23,6 +23,10 @@ def serve(
     source_bucket: Annotated[Optional[str], _option("VEIL_SOURCE_BUCKET", "source", "Bucket watched for new videos.")] = None,
     output_bucket: Annotated[Optional[str], _option("VEIL_OUTPUT_BUCKET", "output", "Bucket the results are written to.")] = None,
     s3_endpoint: Annotated[Optional[str], _option("VEIL_S3_ENDPOINT", "none: local folders", "S3-compatible endpoint URL.")] = None,
+    engine: Annotated[Optional[str], _option("VEIL_ENGINE", "local", "Where each job's segments run: local or ray.")] = None,
+    ray_address: Annotated[Optional[str], _option("VEIL_RAY_ADDRESS", "a local Ray instance", "With --engine ray: auto, ray://HOST:PORT or HOST:PORT.")] = None,
+    jobs: Annotated[Optional[int], _option("VEIL_JOBS", "1 (local) or the cluster's CPUs (ray)", "Segments of one video processed at once.")] = None,
+    segment_seconds: Annotated[Optional[float], _option("VEIL_SEGMENT_SECONDS", "duration / jobs, at least 10 s", "Split videos at keyframes into segments of about this length.")] = None,
 ) -> None:
     """Anonymize every video that lands in the source bucket, with a job API that existing clients can call.
 
@@ -37,7 +41,9 @@ def serve(
     when unset), VEIL_S3_REGION, VEIL_DATABASE_URL (default sqlite:///DATA_DIR/veil.db),
     VEIL_SUFFIXES (.mov .mp4 .m4v .mkv .avi), VEIL_CLASSES (face,plate),
     VEIL_FACE_THRESHOLD and VEIL_PLATE_THRESHOLD (0-1), VEIL_POLL_SECONDS (2),
-    VEIL_LEASE_SECONDS (30), VEIL_MAX_ATTEMPTS (3), VEIL_WRITE_FRAMES (false).
+    VEIL_LEASE_SECONDS (30), VEIL_MAX_ATTEMPTS (3, also the attempts of each segment on
+    Ray), VEIL_WRITE_FRAMES (false), VEIL_SCRATCH_BUCKET (veil-scratch: where Ray tasks
+    stage segment files; on a cluster of several machines the store must be S3).
     Accepted aliases: OUTPUT_BUCKET, MAX_WORKERS, FACE_MIN_CONFIDENCE and
     LICENSE_PLATE_MIN_CONFIDENCE (percent).
     """
@@ -53,6 +59,7 @@ def serve(
         settings, secrets_file = resolve_secrets(load_settings(
             data_dir=data_dir, host=host, port=port, workers=workers,
             source_bucket=source_bucket, output_bucket=output_bucket, s3_endpoint=s3_endpoint,
+            engine=engine, ray_address=ray_address, jobs=jobs, segment_seconds=segment_seconds,
         ))
         app = create_app(settings)
     except (VeilError, OSError) as error:
@@ -61,7 +68,7 @@ def serve(
     if secrets_file is not None:
         print(f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)", file=sys.stderr)
     print(
-        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers; "
+        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers on the {settings.engine} engine; "
         f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",
         file=sys.stderr,
     )

@@ -8,11 +8,12 @@ from functools import lru_cache
 from typing import Any
 
 from veil.jobs import Job, JobStore, WorkerPool
+from veil.jobs.engines import Engine, Scratch, make_engine
 from veil.service.images import ImageDetectors
 from veil.service.settings import ServiceSettings
 from veil.service.tokens import TokenCodec
 from veil.service.watcher import BucketWatcher
-from veil.storage import ObjectInfo, ObjectStore, open_store
+from veil.storage import ObjectInfo, ObjectStore, open_store, spec_of
 
 STOP_TIMEOUT = 10.0
 """Seconds a graceful shutdown lets running jobs finish before releasing them."""
@@ -28,18 +29,27 @@ class Service:
     images: ImageDetectors
     tokens: TokenCodec
     pool: WorkerPool
+    engine: Engine | None = None
     watcher: BucketWatcher = field(init=False)
 
     @classmethod
     def open(cls, settings: ServiceSettings) -> Service:
-        """Connect to the stores and create the buckets; starts nothing yet."""
+        """Connect to the stores (and the Ray cluster) and create the buckets; starts no worker yet."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         objects = open_store(settings)
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
         jobs = JobStore(settings.database_url)
+        options = settings.anonymize_options()
+        engine = None
+        if settings.engine == "ray":
+            engine = make_engine(
+                "ray", settings.jobs, address=settings.ray_address,
+                scratch=Scratch(spec_of(objects), settings.scratch_bucket), attempts=settings.max_attempts,
+            )
+            options["jobs"] = engine.jobs
         pool = WorkerPool(
-            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=settings.anonymize_options()
+            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine
         )
         return cls(
             settings=settings,
@@ -48,6 +58,7 @@ class Service:
             images=ImageDetectors(face_threshold=settings.face_threshold, plate_threshold=settings.plate_threshold),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
+            engine=engine,
         )
 
     def __post_init__(self) -> None:
@@ -66,6 +77,8 @@ class Service:
     def stop(self) -> None:
         self.watcher.stop(STOP_TIMEOUT)
         self.pool.stop(STOP_TIMEOUT)
+        if self.engine is not None:
+            self.engine.close()
 
     def submit(self, info: ObjectInfo, *, token: str | None = None, tag: str | None = None) -> tuple[Job, bool]:
         """The job of this object version (created if new) and whether it was created now."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -62,6 +62,17 @@ class ServiceSettings(BaseSettings):
     classes: Annotated[tuple[str, ...], NoDecode] = Field(CLASSES, description="what to cover: face, plate")
     face_threshold: float | None = Field(None, gt=0, lt=1, description="minimum face score 0-1; default: the detector's")
     plate_threshold: float | None = Field(None, gt=0, lt=1, description="minimum plate score 0-1; default: the detector's")
+    engine: Literal["local", "ray"] = Field(
+        "local", description="where each job's segments run: local (the service's machine) or ray (a Ray cluster)"
+    )
+    ray_address: str | None = Field(None, description="ray engine: auto, ray://HOST:PORT or HOST:PORT; unset: a local Ray instance")
+    jobs: int | None = Field(
+        None, ge=1, description="segments of one video processed at once; unset: 1 (local: one pass) or the cluster's CPUs (ray)"
+    )
+    segment_seconds: float | None = Field(None, gt=0, description="split videos at keyframes into segments of about this length")
+    scratch_bucket: str = Field(
+        "veil-scratch", min_length=1, description="ray engine: bucket segment files are staged in (every node must reach the store)"
+    )
     face_min_confidence: float | None = Field(
         None, gt=0, lt=100, validation_alias="FACE_MIN_CONFIDENCE", exclude=True,
         description="legacy alias of face_threshold, in percent",
@@ -96,6 +107,8 @@ class ServiceSettings(BaseSettings):
     def _apply_legacy_and_defaults(self) -> ServiceSettings:
         if self.source_bucket == self.output_bucket:
             raise ValueError("VEIL_SOURCE_BUCKET and VEIL_OUTPUT_BUCKET must differ (outputs would start new jobs)")
+        if self.scratch_bucket in (self.source_bucket, self.output_bucket):
+            raise ValueError("VEIL_SCRATCH_BUCKET must differ from the source and output buckets (parts would start jobs or be published)")
         if self.face_threshold is None and self.face_min_confidence is not None:
             self.face_threshold = self.face_min_confidence / 100
         if self.plate_threshold is None and self.license_plate_min_confidence is not None:
@@ -111,11 +124,17 @@ class ServiceSettings(BaseSettings):
     def anonymize_options(self) -> dict[str, object]:
         """The ``veil.anonymize`` options every job of this service runs with.
 
-        The cores are shared among the workers, so that N jobs at once do not each
-        start a model on every core.
+        On the local engine the cores are shared among the workers and their
+        segment processes, so that N jobs at once do not each start a model on
+        every core. On Ray, each segment's models use the CPUs of its task.
         """
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
-        options: dict[str, object] = {"classes": ",".join(self.classes), "threads": threads}
+        options: dict[str, object] = {"classes": ",".join(self.classes)}
+        if self.engine == "local":
+            options["threads"] = max(1, (os.cpu_count() or 1) // (self.workers * (self.jobs or 1)))
+        if self.jobs is not None:
+            options["jobs"] = self.jobs
+        if self.segment_seconds is not None:
+            options["segment_seconds"] = self.segment_seconds
         if self.face_threshold is not None:
             options["face_threshold"] = self.face_threshold
         if self.plate_threshold is not None:

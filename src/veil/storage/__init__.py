@@ -12,8 +12,11 @@ from typing import Any
 from veil.storage.base import ObjectInfo, ObjectStore
 from veil.storage.local import LocalStore
 from veil.storage.s3 import S3Store
+from veil.storage.spec import LocalStoreSpec, S3StoreSpec, StoreSpec, spec_of
 
-__all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "S3Store", "open_store"]
+__all__ = [
+    "LocalStore", "LocalStoreSpec", "ObjectInfo", "ObjectStore", "S3Store", "S3StoreSpec", "StoreSpec", "open_store", "spec_of",
+]
 
 
 def open_store(settings: Any) -> ObjectStore:

@@ -55,3 +55,6 @@ class ObjectStore(Protocol):
 
     def exists(self, bucket: str, key: str) -> bool:
         """Whether the object exists."""
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object; like S3, removing a key that does not exist is not an error."""

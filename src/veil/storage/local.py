@@ -190,6 +190,20 @@ class LocalStore:
         with staged_file(destination) as out:
             out.write(data)
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object's file, and the folders its key made that are now empty."""
+        path = self._path(bucket, key)
+        folder = self._bucket_dir(bucket)
+        with os_errors(f"cannot delete {bucket}/{key}"):
+            path.unlink(missing_ok=True)
+        for parent in path.parents:
+            if parent == folder:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (other keys live there) or already gone
+                break
+
     def _writable(self, bucket: str, key: str) -> Path:
         destination = self._path(bucket, key)
         with os_errors(f"cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)"):

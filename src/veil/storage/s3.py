@@ -148,6 +148,10 @@ class S3Store:
         with self._errors("write", bucket, key):
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type or _guess_type(key))
 
+    def delete(self, bucket: str, key: str) -> None:
+        with self._errors("delete", bucket, key):
+            self.client.delete_object(Bucket=bucket, Key=key)
+
 
 def _etag(value: str) -> str:
     return value.strip('"')
