@@ -187,7 +187,7 @@ def test_the_lease_is_renewed_and_progress_stored_while_a_job_runs(local: LocalS
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=24))
-    start(pools, jobs, local, workers=2, lease_seconds=0.6, options={"detectors": [SlowDetector(0.1)]})
+    start(pools, jobs, local, workers=2, lease_seconds=0.6, options={"detectors": [SlowDetector(0.1)], "detect_every": 1})
     snapshots = []
     while (current := jobs.get(job.job_id)).state is JobState.IN_PROGRESS:
         snapshots.append((current.detail, current.frames_done, current.frames_total, current.fps))
