@@ -92,8 +92,9 @@ def test_faces_are_covered_and_the_rest_is_left_as_a_plain_reencode(tmp_path: Pa
     veil.anonymize(source, plain, detectors=[])
     report = veil.anonymize(source, covered, detectors=face_detector, detections_path=detections_path)
 
-    assert report.detected_frames == 3, "the detector looks at every 4th frame of a shot without cuts"
-    assert report.detections["face"] == 3, "and finds the astronaut's face each time"
+    # Every 8th frame (0 and 8), and frames where the growing face has changed the picture a lot.
+    assert 2 <= report.detected_frames <= 4, "the detector looks at a few frames, not all 12"
+    assert report.detections["face"] == report.detected_frames, "and finds the astronaut's face each time"
     document = json.loads(detections_path.read_text())
     faces = document["Faces"]
     assert sorted({f["FrameIndex"] for f in faces}) == list(range(12)), "every frame has its face covered"
@@ -166,8 +167,8 @@ def test_a_detector_failure_fails_the_run_and_leaves_no_output(tmp_path: Path) -
     source = make_clip(tmp_path / "in.mp4", frames=30)
     output = tmp_path / "out" / "video.mp4"
     output.parent.mkdir()
-    # The detector sees frames 0, 4 and 8 (every 4th, no cuts); it fails on its third call.
-    with pytest.raises(veil.ModelError, match="face detector failed on frame 8"):
+    # The detector fails on its third call, whichever frame that is.
+    with pytest.raises(veil.ModelError, match=r"face detector failed on frame \d+"):
         veil.anonymize(source, output, detectors=[ExplodingDetector()], detections_path=output.parent / "d.json")
     assert list(output.parent.iterdir()) == [], "no video, no detections file, no temporary file"
 
@@ -195,7 +196,7 @@ def test_faces_in_a_rotated_phone_video_are_found_upright_and_covered(tmp_path: 
     )
     path = tmp_path / "d.json"
     report = veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, detections_path=path)
-    assert report.detected_frames == 2 and report.detections["face"] >= 2, "found at each look (frames 0 and 4)"
+    assert report.detections["face"] >= report.detected_frames >= 1, "found at each look"
     document = json.loads(path.read_text())
     assert {f["FrameIndex"] for f in document["Faces"]} == set(range(6))
     assert (document["VideoMetadata"]["FrameWidth"], document["VideoMetadata"]["FrameHeight"]) == (192, 320)
@@ -219,8 +220,7 @@ def test_default_run_covers_the_face_and_the_plate_of_the_sample_clip(tmp_path: 
     path = tmp_path / "d.json"
     report = veil.anonymize(source, tmp_path / "o.mp4", detections_path=path)
     assert report.frames == 10
-    assert report.detected_frames == 3  # frames 0, 4, 8
-    assert report.detections["face"] == 3 and report.detections["plate"] >= 2
+    assert report.detections["face"] == report.detected_frames and report.detections["plate"] >= 1
     document = json.loads(path.read_text())
     assert {f["FrameIndex"] for f in document["Faces"]} == set(range(10))
     assert {p["FrameIndex"] for p in document["CustomLabels"]} == set(range(10))
@@ -272,7 +272,7 @@ def test_detector_misses_are_covered_by_fusion_so_nothing_flickers(tmp_path: Pat
 
 
 def test_a_face_that_appears_at_a_cut_is_covered_from_its_first_frame(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
-    """Detection runs every 4th frame, but a cut is looked at whatever its number (7 here),
+    """Detection runs every 8th frame, but a cut is looked at whatever its number (7 here),
     and the coverage of the new shot does not reach back into the old one."""
     import cv2
 
@@ -283,7 +283,7 @@ def test_a_face_that_appears_at_a_cut_is_covered_from_its_first_frame(tmp_path: 
     source = make_clip(tmp_path / "cut.mp4", size=FACE_SCENE, frames=13, crf=12, content=lambda i: empty if i < 7 else with_face(i))
     path = tmp_path / "d.json"
     report = veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, detections_path=path)
-    assert report.cuts == 1 and report.detected_frames == 5, "frames 0, 4, the cut at 7, 8 and 12"
+    assert report.cuts == 1 and report.detected_frames == 3, "frame 0, the cut at 7, and 8"
     faces = json.loads(path.read_text())["Faces"]
     assert {f["FrameIndex"] for f in faces} == set(range(7, 13))
     assert next(f for f in faces if f["FrameIndex"] == 7)["Source"] == "seen"

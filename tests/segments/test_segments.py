@@ -87,7 +87,7 @@ def test_failed_segment_leaves_nothing(short_clip, engine, tmp_path: Path) -> No
     source = short_clip
     output, detections = tmp_path / "out.mp4", tmp_path / "out.json"
     with pytest.raises(ModelError, match="detector crashed"):
-        veil.anonymize(source, output, detectors=[FailsOnMarker()], detections_path=detections, segment_seconds=1.0, jobs=2, engine=engine)
+        veil.anonymize(source, output, detectors=[FailsOnMarker()], detections_path=detections, segment_seconds=1.0, jobs=2, engine=engine, detect_every=1)
     assert list(tmp_path.iterdir()) == []
     # The pool survives a failed segment and runs the next video.
     report = veil.anonymize(source, output, detectors=detectors(), segment_seconds=2.0, jobs=2, engine=engine)
@@ -132,7 +132,7 @@ def test_dead_worker_fails_the_run_and_leaves_nothing(short_clip, engine, tmp_pa
     source = short_clip
     output = tmp_path / "out.mp4"
     with pytest.raises(veil.VeilError, match="worker process died"):
-        veil.anonymize(source, output, detectors=[DiesOnMarker()], segment_seconds=1.0, jobs=2, engine=engine)
+        veil.anonymize(source, output, detectors=[DiesOnMarker()], segment_seconds=1.0, jobs=2, engine=engine, detect_every=1)
     assert list(tmp_path.iterdir()) == []
     report = veil.anonymize(source, output, detectors=detectors(), segment_seconds=2.0, jobs=2, engine=engine)
     assert report.frames == 100

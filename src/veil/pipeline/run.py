@@ -37,6 +37,10 @@ from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.results import DetectionLog, VideoMetadata
 from veil.track import FusionSettings, LookSchedule, ScheduleSettings, TemporalFusion
 
+CHANNEL_FRAMES = 4
+"""Frames waiting between two stages. A few absorb the stages' jitter; each 1080p frame
+is 6 MB, and fusion's look-ahead already holds a couple of dozen."""
+
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (frames written, total frames if known) as the output grows."""
 
@@ -137,8 +141,8 @@ class VideoRun:
         frame images; without them a single pass stages ``frames_dir`` itself.
         """
         group = StageGroup()
-        decoded = group.channel(maxsize=8)
-        redact_queue = group.channel(maxsize=8)
+        decoded = group.channel(maxsize=CHANNEL_FRAMES)
+        redact_queue = group.channel(maxsize=CHANNEL_FRAMES)
         with contextlib.ExitStack() as stack:
             log = stack.enter_context(DetectionLog()) if detections_path is not None else None
             frames = frames_folders

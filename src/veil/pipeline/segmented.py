@@ -43,7 +43,7 @@ def plan(info: VideoInfo, settings: AnonymizeOptions, remote: bool = False) -> l
     index = index_packets(info.path)
     if index.pts is None:
         return None  # frames without pts cannot be addressed for seeking: one pass
-    segments = plan_segments(index, info.time_base, seconds, fusion_settings(settings))
+    segments = plan_segments(index, info.time_base, seconds, fusion_settings(settings), settings.detect_every)
     return segments if len(segments) > (0 if remote else 1) else None
 
 

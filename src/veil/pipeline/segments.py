@@ -20,6 +20,10 @@ temporal fusion at its seams sees what a single pass would have seen:
   there on the two runs group the same sightings the same way, given that the
   greedy match in the margin did not hinge on the missing older tracks (the
   tests check a scene built to cross seams with gaps, misses and two objects).
+  With detection on every k-th frame, the segment's first frames may be looked
+  at differently (veil.track.schedule decides from the frames before); from
+  the first frame numbered a multiple of k, at most k - 1 frames in, both runs
+  look at the same frames, so the margin before grows by k - 1.
 
 Seams fall on keyframes only, so every segment decodes from a keyframe at or
 before its ``first`` frame and encodes a closed piece starting with its own
@@ -66,13 +70,15 @@ class Segment:
             raise ValueError(f"segment {self.number}: {len(self.pts)} pts for {self.stop - self.first} frames")
 
 
-def margins(settings: FusionSettings) -> tuple[int, int]:
+def margins(settings: FusionSettings, detect_every: int = 1) -> tuple[int, int]:
     """Frames decoded and detected (not written) before and after each segment; see the module's notes."""
     reach_back = max(settings.trail, settings.max_gap + 1)
-    return reach_back + 2 * (settings.max_gap + 1), settings.horizon
+    return detect_every - 1 + reach_back + 2 * (settings.max_gap + 1), settings.horizon
 
 
-def plan_segments(index: PacketIndex, time_base: Fraction, seconds: float, fusion: FusionSettings) -> list[Segment]:
+def plan_segments(
+    index: PacketIndex, time_base: Fraction, seconds: float, fusion: FusionSettings, detect_every: int = 1
+) -> list[Segment]:
     """Cut at the first keyframe at least ``seconds`` after the previous cut; one segment if none is."""
     pts = index.pts
     if pts is None:
@@ -89,7 +95,7 @@ def plan_segments(index: PacketIndex, time_base: Fraction, seconds: float, fusio
         if pts[key] - pts[cuts[-1]] >= step:
             cuts.append(key)
     bounds = list(zip(cuts, cuts[1:] + [len(pts)]))
-    before, after = margins(fusion)
+    before, after = margins(fusion, detect_every)
     segments = []
     for number, (start, end) in enumerate(bounds):
         first, stop = max(0, start - before), min(len(pts), end + after)
