@@ -64,11 +64,8 @@ def finish(
     boxes: np.ndarray, scores: np.ndarray, width: int, height: int, class_name: str
 ) -> Detections:
     """Clip boxes to the image, drop empty ones and wrap them as Detections."""
-    boxes = boxes.astype(np.float32, copy=True).reshape(-1, 4)
-    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+    boxes = boxes.astype(np.float32).reshape(-1, 4)
     scores = np.clip(scores.astype(np.float32).reshape(-1), 0.0, 1.0)
     if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
         raise ModelError(f"{class_name} model produced non-finite boxes or scores")
-    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    return Detections.of_class(boxes[keep], scores[keep], class_name)
+    return Detections.of_class(boxes, scores, class_name).inside(width, height)

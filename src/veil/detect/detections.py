@@ -82,6 +82,14 @@ class Detections:
             self.seen[index],
         )
 
+    def inside(self, width: float, height: float) -> Detections:
+        """These detections with boxes clipped to a ``width`` x ``height`` picture; boxes with no area left are dropped."""
+        boxes = self.boxes.astype(np.float32, copy=True)
+        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        return Detections(boxes[keep], self.scores[keep], self.classes[keep], self.track_ids[keep], self.seen[keep])
+
     def count_by_class(self) -> dict[str, int]:
         names, counts = np.unique(self.classes.astype(str), return_counts=True)
         return {str(k): int(v) for k, v in zip(names, counts)}

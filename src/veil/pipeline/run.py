@@ -201,6 +201,9 @@ class VideoRun:
                 frame = waiting.pop(local + offset)
                 if not self.emits(frame.index):
                     continue
+                # Fusion extends boxes in time (and trailing ones toward where they head);
+                # what reaches the log and the redactor is only what lies in the picture.
+                covered = covered.inside(*self.stored_size)
                 if log is not None:
                     self._log(log, frame, covered)
                 redact_queue.put((frame, covered))
