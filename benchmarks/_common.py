@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts (not part of veil).
 
-Box matching and size buckets (used by eval_detectors.py and recall.py), the
+The machine's CPU name, box matching and size buckets (used by eval_detectors.py and recall.py), the
 annotated-image sets, the "scene" video built from them (each image held for a
 few frames under a slow zoom and pan, ground truth transformed per frame; used
 by speed.py --make-clip and recall.py --video), and deface in its own virtual
@@ -10,6 +10,7 @@ environment (benchmarks/.venv-deface, never the project's).
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,17 @@ DATA = ROOT.parent / "shared" / "data"
 HEIGHT_BUCKETS = ((0, 8), (8, 16), (16, 32), (32, 64), (64, 1e9))
 DEFACE_VERSION = "1.5.0"
 DEFACE_ENV = ROOT / "benchmarks" / ".venv-deface"
+
+
+def cpu_model() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (the platform's guess elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def bucket_names() -> list[str]:

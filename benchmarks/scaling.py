@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import time
 from pathlib import Path
 
 import av
+
+from _common import cpu_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,16 +62,6 @@ segments = plan(info, AnonymizeOptions.build(**options), remote=engine.remote)
 print(json.dumps({"frames": report.frames, "segments": len(segments) if segments else 1, "timings": report.timings,
                   "engine_start_s": round(with_engine - start, 3), "inside_s": round(report.wall_seconds, 3)}))
 """
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def render(path: Path, seconds: float, size: tuple[int, int]) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, DEFACE_VERSION, ROOT, deface_command, load_set, scene_plan, write_scene  # noqa: E402
+from _common import DATA, DEFACE_VERSION, ROOT, cpu_model, deface_command, load_set, scene_plan, write_scene  # noqa: E402
 
 FLOOR = """
 import json, sys
@@ -112,16 +111,6 @@ def tools(clip: Path, folder: Path) -> dict[str, tuple[list[str], Path]]:
     table["deface-default"] = (deface + [str(clip), "-o", str(out("deface-default"))], out("deface-default"))
     table["deface-640x360"] = (deface + [str(clip), "-o", str(out("deface-640x360")), "--scale", "640x360"], out("deface-640x360"))
     return table
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_clip(path: Path, limit: int | None, hold: int) -> None:

@@ -8,6 +8,13 @@ one line and an exit code; anything else is a bug and is reported as such.
 from __future__ import annotations
 
 
+def first_line(error: BaseException, limit: int | None = 300) -> str:
+    """The first line of ``error``'s message (its type's name if it has none), cut to ``limit``
+    characters: what a one-line message that wraps a library's error quotes of it."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]
+
+
 class VeilError(Exception):
     """Base of every error veil raises on purpose."""
 

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from veil.detect.detections import Detections
-from veil.errors import ModelError
+from veil.errors import ModelError, first_line
 
 
 @runtime_checkable
@@ -44,8 +44,7 @@ def run_session(
     try:
         outputs = session.run(None, feed)
     except Exception as exc:
-        text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-        raise ModelError(f"model {name} failed on a frame: {text}") from exc
+        raise ModelError(f"model {name} failed on a frame: {first_line(exc)}") from exc
     return outputs
 
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
 from veil.detect.detections import FACE, Detections
-from veil.detect.optimize import Precision, prepared_model
+from veil.detect.optimize import Precision, prepared_model, prune
 from veil.detect.weights import check_file, default_model_path, load_session
-from veil.errors import ModelError
+from veil.errors import ModelError, first_line
 from veil.samples import calibration_photos
 
 STRIDE = 4  # the output maps are 1/4 of the input
@@ -192,12 +192,9 @@ def _float_graph(path: Path) -> bytes:
         image_input = [i for i in model.graph.input if i.name not in initializers]
         del model.graph.input[:]
         model.graph.input.extend(image_input)
-        used = {name for node in model.graph.node for name in node.input}
-        weights = [t for t in model.graph.initializer if t.name in used]
-        del model.graph.initializer[:]
-        model.graph.initializer.extend(weights)
+        prune(model, [output.name for output in model.graph.output])
         if model.opset_import[0].version < QUANTIZABLE_OPSET:
             model = version_converter.convert_version(model, QUANTIZABLE_OPSET)
         return model.SerializeToString()
     except Exception as exc:
-        raise ModelError(f"cannot load model {path}: {str(exc).strip().splitlines()[0][:300]}") from exc
+        raise ModelError(f"cannot load model {path}: {first_line(exc)}") from exc

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from veil.detect.weights import check_file
-from veil.errors import ModelError
+from veil.errors import ModelError, first_line
 from veil.files import atomic_path
 
 Precision = Literal["int8", "fp32"]
@@ -85,6 +85,21 @@ def prepared_model(
     return target
 
 
+def prune(model, outputs: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Drop, in place, the nodes and weights that ``outputs`` do not depend on (an ONNX ModelProto)."""
+    graph = model.graph
+    needed, kept = set(outputs), []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    weights = [t for t in graph.initializer if t.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+
+
 def _fingerprint(source: Path, kind: str, precision: str) -> str:
     digest = hashlib.sha256()
     try:
@@ -118,8 +133,7 @@ def _build(source: Path, target: Path, precision: str, float_graph: Callable[[Pa
         except ModelError:
             raise
         except Exception as exc:  # the quantizer raises whatever its internals hit
-            text = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
-            raise ModelError(f"cannot quantize model {source} to int8: {text} (try --precision fp32)") from exc
+            raise ModelError(f"cannot quantize model {source} to int8: {first_line(exc)} (try --precision fp32)") from exc
 
 
 def _quantize(graph: bytes, output: Path, calibration: Feeds) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from veil.detect.detections import FACE, PLATE
-from veil.errors import ModelError
+from veil.errors import ModelError, first_line
 
 # class name -> (distribution, file name inside it)
 _DEFAULT_WEIGHTS = {
@@ -87,24 +87,12 @@ def check_file(path: Path) -> Path:
     return path
 
 
-def open_session(model: str | bytes, name: Path, threads: int | None) -> ort.InferenceSession:
-    """An inference session on ``model`` (a path or serialized bytes); ``name`` names it in errors."""
-    try:
-        return ort.InferenceSession(
-            model, sess_options=session_options(threads), providers=default_providers()
-        )
-    except ModelError:
-        raise
-    except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
-        raise ModelError(f"cannot load model {name}: {_first_line(exc)}") from exc
-
-
 def load_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     """Open ``path`` as an ONNX Runtime session; ModelError if missing or malformed."""
     path = check_file(path)
-    return open_session(str(path), path, threads)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    try:
+        return ort.InferenceSession(str(path), sess_options=session_options(threads), providers=default_providers())
+    except ModelError:
+        raise
+    except Exception as exc:  # ORT raises its own Fail/InvalidProtobuf/... types
+        raise ModelError(f"cannot load model {path}: {first_line(exc)}") from exc

@@ -10,9 +10,9 @@ import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
 from veil.detect.detections import PLATE, Detections
-from veil.detect.optimize import Precision, prepared_model
+from veil.detect.optimize import Precision, prepared_model, prune
 from veil.detect.weights import check_file, default_model_path, load_session
-from veil.errors import ModelError
+from veil.errors import ModelError, first_line
 from veil.samples import calibration_photos
 
 PAD_VALUE = 114  # Ultralytics' letterbox grey
@@ -175,7 +175,7 @@ def _head_graph(path: Path) -> bytes:
     del graph.output[:]
     for name in heads:
         graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, None, None, None]))
-    _prune(model, heads)
+    prune(model, heads)
     image = inputs[0]
     del graph.input[:]
     graph.input.append(image)
@@ -186,7 +186,7 @@ def _head_graph(path: Path) -> bytes:
     try:
         onnx.checker.check_model(model)
     except Exception as exc:
-        raise ModelError(f"{where} ({str(exc).strip().splitlines()[0][:200]})") from exc
+        raise ModelError(f"{where} ({first_line(exc, 200)})") from exc
     return model.SerializeToString()
 
 
@@ -224,18 +224,3 @@ def _head_outputs(model) -> list[str]:  # type: ignore[no-untyped-def]
         if shape is not None and shape.shape == (3,) and shape[0] == 1 and shape[1] > BOX_CHANNELS and shape[2] == -1:
             heads.append(node.input[0])
     return heads
-
-
-def _prune(model, outputs: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Drop the nodes and weights that ``outputs`` do not depend on."""
-    graph = model.graph
-    needed, kept = set(outputs), []
-    for node in reversed(graph.node):
-        if any(name in needed for name in node.output):
-            kept.append(node)
-            needed.update(node.input)
-    del graph.node[:]
-    graph.node.extend(reversed(kept))
-    weights = [t for t in graph.initializer if t.name in needed]
-    del graph.initializer[:]
-    graph.initializer.extend(weights)

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError
+from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError, first_line
 from veil.jobs.staging import Scratch, Staging, run_staged
 from veil.pipeline.engines import FileTask
 
@@ -126,10 +126,10 @@ class RayEngine:
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.OutOfMemoryError) as error:
             raise SegmentFailed(
                 f"{what}: its worker process died on all {self.attempts} attempts (killed, out of memory, or its node lost): "
-                f"{_first_line(error)}"
+                f"{first_line(error, None)}"
             ) from error
         except exceptions.RayError as error:
-            raise VeilError(f"Ray could not run {what}: {_first_line(error)}") from error
+            raise VeilError(f"Ray could not run {what}: {first_line(error, None)}") from error
 
     def _stop(self, refs: list[Any]) -> None:
         """Cancel the tasks (queued ones never start, running ones are interrupted) and wait for them to end."""
@@ -170,7 +170,7 @@ def connect(ray: Any, address: str | None) -> bool:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         except Exception as error:  # Ray raises ConnectionError, ValueError, RuntimeError, TimeoutError... by cause
             where = f"at {address}" if address else "(starting a local instance)"
-            raise ConfigError(f"cannot connect to Ray {where}: {_first_line(error)}") from None
+            raise ConfigError(f"cannot connect to Ray {where}: {first_line(error, None)}") from None
     return True
 
 
@@ -203,8 +203,3 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
         raise ConfigError(f"cannot reach Ray at {address}: {reason.lower()}; is the cluster up and its port open from here?") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
