@@ -29,7 +29,7 @@ from veil.errors import ModelError, OutputError, VeilError
 from veil.files import staged_folders
 from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
-from veil.pipeline.heap import pin_mmap_threshold
+from veil.pipeline.heap import pin_malloc_thresholds
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
 from veil.pipeline.segments import TRACK_IDS_PER_SEGMENT, Segment
@@ -141,7 +141,7 @@ class VideoRun:
         ``frames_folders`` are folders (already staged by the caller) for the
         frame images; without them a single pass stages ``frames_dir`` itself.
         """
-        pin_mmap_threshold()
+        pin_malloc_thresholds()
         group = StageGroup()
         decoded = group.channel(maxsize=CHANNEL_FRAMES)
         redact_queue = group.channel(maxsize=CHANNEL_FRAMES)
