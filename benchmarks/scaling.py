@@ -41,10 +41,11 @@ RUN = """
 import json, sys, time
 start = time.perf_counter()
 import veil
-from veil.jobs.engines import Scratch, make_engine
+from veil.parallel import make_engine
+from veil.parallel.staging import Scratch
 from veil.media import probe
 from veil.pipeline.options import AnonymizeOptions
-from veil.pipeline.segmented import plan
+from veil.parallel.plan import plan
 
 source, destination, engine_name, count, classes, scratch = sys.argv[1:7]
 count = int(count)

@@ -65,6 +65,8 @@ print(f"veil's int8 models ready (built or found in the cache) in {time.perf_cou
 
 VEIL = """
 import json, sys, veil
+from veil.pipeline.heap import pin_malloc_thresholds
+pin_malloc_thresholds()  # as the veil command does
 src, dst = sys.argv[1], sys.argv[2]
 kwargs = {"detectors": []} if sys.argv[3] == "none" else {}
 report = veil.anonymize(src, dst, **kwargs)

@@ -6,7 +6,8 @@
 """
 
 from veil.errors import ConfigError, InputError, ModelError, OutputError, VeilError
-from veil.pipeline import AnonymizeOptions, Report, anonymize
+from veil.parallel import anonymize
+from veil.pipeline import AnonymizeOptions, Report
 
 __all__ = ["AnonymizeOptions", "ConfigError", "InputError", "ModelError", "OutputError", "Report", "VeilError", "anonymize"]
 __version__ = "0.1.0"

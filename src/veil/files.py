@@ -70,29 +70,78 @@ def _current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def staged_folders(parent: str | os.PathLike[str], names: tuple[str, ...]) -> Iterator[dict[str, Path]]:
-    """Yield empty staging folders for ``parent/<name>``; move them into place if the block succeeds.
+class StagedFolders:
+    """Empty folders staged for ``parent/<name>`` that replace those on :meth:`publish`.
 
     Staging happens in a hidden folder inside ``parent``, so the moves are
-    renames. Existing ``parent/<name>`` folders are replaced only on success; on
-    failure the staged files are removed and ``parent`` is as it was.
+    renames. Existing ``parent/<name>`` folders are replaced only on publish; on
+    :meth:`discard` the staged files are removed and ``parent`` is as it was.
     """
-    parent = Path(parent)
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create folder {parent}: {_reason(error)}") from None
-    with scratch_folder(parent) as staging:
-        folders = {name: staging / name for name in names}
-        for folder in folders.values():
+
+    def __init__(self, parent: str | os.PathLike[str], names: tuple[str, ...]) -> None:
+        self.parent = Path(parent)
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"cannot create folder {self.parent}: {_reason(error)}") from None
+        self._staging = _hidden_folder(self.parent)
+        self.folders = {name: self._staging / name for name in names}
+        for folder in self.folders.values():
             folder.mkdir()
-        yield folders
-        for name, folder in folders.items():
-            final = parent / name
+
+    def publish(self) -> None:
+        for name, folder in self.folders.items():
+            final = self.parent / name
             if final.exists():
-                final.rename(staging / f".old-{name}")
+                final.rename(self._staging / f".old-{name}")
             folder.rename(final)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self._staging, ignore_errors=True)
+
+
+class PublishGroup:
+    """Outputs staged under hidden temporary names that appear together at the end, or not at all.
+
+    ``with PublishGroup() as group:`` stage files (:meth:`file`) and folders
+    (:meth:`folders`), write them, and leave the block: on success every output
+    is renamed into place, in the order it was staged (stage a completion mark,
+    such as the detections JSON, last); on an error every staged output is
+    removed and the destinations keep what they had.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[AtomicFile | StagedFolders] = []
+
+    def file(self, destination: str | os.PathLike[str]) -> Path:
+        """A temporary path beside ``destination`` that becomes it on commit."""
+        staged = AtomicFile(destination)
+        self._staged.append(staged)
+        return staged.temporary
+
+    def folders(self, parent: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, Path]:
+        """Empty staging folders that become ``parent/<name>`` on commit."""
+        staged = StagedFolders(parent, names)
+        self._staged.append(staged)
+        return staged.folders
+
+    def __enter__(self) -> PublishGroup:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.discard()
+            return
+        try:
+            for staged in self._staged:
+                staged.publish()
+        finally:
+            self.discard()  # what is published is no longer staged; anything left after a failed rename goes
+
+    def discard(self) -> None:
+        for staged in self._staged:
+            staged.discard()
 
 
 @contextlib.contextmanager
@@ -101,14 +150,18 @@ def scratch_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     folder = Path(folder) if str(folder) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"output folder {folder} does not exist")
-    try:
-        scratch = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=folder))
-    except OSError as error:
-        raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
+    scratch = _hidden_folder(folder)
     try:
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _hidden_folder(folder: Path) -> Path:
+    try:
+        return Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=folder))
+    except OSError as error:
+        raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
 
 
 def _reason(error: OSError) -> str:

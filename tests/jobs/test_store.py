@@ -53,6 +53,14 @@ def test_the_same_request_token_is_one_job(store: JobStore) -> None:
     assert created and other.job_id != first.job_id
 
 
+def test_a_token_given_for_an_already_queued_object_is_kept_with_its_job(store: JobStore) -> None:
+    uploaded, _ = new(store, key="a.mov")  # started by the upload, without a token
+    started, created = new(store, key="a.mov", client_request_token="token-1")  # then through the job API
+    assert (started.job_id, created) == (uploaded.job_id, False)
+    reused, created = new(store, key="b.mov", client_request_token="token-1")
+    assert (reused.job_id, created) == (uploaded.job_id, False)  # the caller sees the token belongs to a.mov
+
+
 def test_unknown_job(store: JobStore) -> None:
     with pytest.raises(JobNotFound) as caught:
         store.get("nope")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from veil.pipeline import AnonymizeOptions
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
 from veil.detect.detections import Detections
@@ -20,7 +21,7 @@ from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_jo
 from veil.media import probe
 from veil.storage import LocalStore, ObjectStore, S3Store
 
-OPTIONS = {"classes": "face", "threads": 1}
+OPTIONS = AnonymizeOptions.build(classes="face", threads=1)
 KEY = "in/my clip.mov"
 VIDEO_KEY = "in/my clip/mosaic/in/my clip.mp4"  # the seed's <name>/mosaic/<name>.mp4, name = key without extension
 DETECTIONS_KEY = "in/my clip/detections.json"
@@ -174,7 +175,7 @@ def test_model_errors_are_retried_then_fail_with_the_last_message(local: LocalSt
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=6), max_attempts=2)
-    start(pools, jobs, local, options={"detectors": [SlowDetector(error="the face model ran out of memory")]})
+    start(pools, jobs, local, detectors=[SlowDetector(error="the face model ran out of memory")])
     failed = wait_finished(jobs, job.job_id)
     assert (failed.state, failed.attempts) == (JobState.FAILED, 2)
     assert "the face model ran out of memory" in (failed.message or "")
@@ -187,7 +188,7 @@ def test_the_lease_is_renewed_and_progress_stored_while_a_job_runs(local: LocalS
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=24))
-    start(pools, jobs, local, workers=2, lease_seconds=0.6, options={"detectors": [SlowDetector(0.1)], "detect_every": 1})
+    start(pools, jobs, local, workers=2, lease_seconds=0.6, options=AnonymizeOptions.build(detect_every=1), detectors=[SlowDetector(0.1)])
     snapshots = []
     while (current := jobs.get(job.job_id)).state is JobState.IN_PROGRESS:
         snapshots.append((current.detail, current.frames_done, current.frames_total, current.fps))
@@ -202,7 +203,7 @@ def test_stop_releases_a_running_job(local: LocalStore, jobs: JobStore, tmp_path
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=12))
-    pool = WorkerPool(jobs, local, workers=1, lease_seconds=10, options={"detectors": [SlowDetector(0.2)]}, poll_seconds=0.1)
+    pool = WorkerPool(jobs, local, workers=1, lease_seconds=10, detectors=[SlowDetector(0.2)], poll_seconds=0.1)
     pool.start()
     wait_for(lambda: jobs.get(job.job_id).detail == "running")
     pool.stop(timeout=0)
@@ -216,7 +217,7 @@ def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pool
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=3), key="c.mov")
-    start(pools, jobs, local, options={**OPTIONS, "frames": True})
+    start(pools, jobs, local, write_frames=True)
     assert wait_finished(jobs, job.job_id).state is JobState.SUCCEEDED
     assert [info.key for info in local.list_objects("output")] == [
         "c/detections.json",

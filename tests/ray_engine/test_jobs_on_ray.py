@@ -16,7 +16,9 @@ from tests.segments.compare import assert_same_as_single_pass, single_pass_refer
 from tests.segments.fakes import ColourSquares, detectors, write_clip
 from tests.service.server import SECRETS_ENV, VeilServer, wait_for
 from veil.jobs import Job, JobState, JobStore, WorkerPool, process_job
-from veil.jobs.engines import Scratch, make_engine
+from veil.parallel import make_engine
+from veil.pipeline import AnonymizeOptions
+from veil.parallel.staging import Scratch
 from veil.media import probe
 from veil.storage import LocalStore, ObjectStore, S3Store, spec_of
 
@@ -48,9 +50,10 @@ def run_pool(jobs: JobStore, local: LocalStore) -> Iterator:  # type: ignore[typ
     """Start a one-worker pool whose jobs' segments run on the test's Ray instance; finish a job; stop."""
     pools: list[WorkerPool] = []
 
-    def run(job: Job, options: dict[str, object], attempts: int = 3) -> Job:
+    def run(job: Job, detectors: list[object], attempts: int = 3, **options: object) -> Job:
         engine = make_engine("ray", 2, scratch=Scratch(spec_of(local), "scratch"), attempts=attempts)
-        pools.append(WorkerPool(jobs, local, workers=1, lease_seconds=10, options=options, poll_seconds=0.1, engine=engine))
+        pools.append(WorkerPool(jobs, local, workers=1, lease_seconds=10, options=AnonymizeOptions.build(**options),
+                                 detectors=detectors, poll_seconds=0.1, engine=engine))
         pools[-1].start()
         wait_for(lambda: jobs.get(job.job_id).state is not JobState.IN_PROGRESS, 120, "the job to finish")
         return jobs.get(job.job_id)
@@ -75,7 +78,7 @@ def test_progress_adds_up_the_finished_segments(ray_cluster, s3_endpoint: str, t
     with make_engine("ray", 2, scratch=Scratch(spec_of(objects), "scratch")) as engine:  # type: ignore[attr-defined]
         result = process_job(
             job, objects, progress=lambda done, total: progress.append((done, total)), engine=engine,
-            options={"detectors": detectors(), "segment_seconds": 1.0, "jobs": engine.jobs},
+            options=AnonymizeOptions.build(segment_seconds=1.0, jobs=engine.jobs), detectors=detectors(),
         )
     assert progress == [(25, 100), (50, 100), (75, 100), (100, 100)]  # four 1 s segments of 25 frames, as each finished
     assert (result["output_key"], result["detections_key"]) == (VIDEO_KEY, DETECTIONS_KEY)
@@ -90,7 +93,7 @@ def test_a_killed_worker_process_costs_a_retry_not_the_job(ray_cluster, local: L
     source, single_video, single_json = single_pass_reference(tmp_path, detect_every=1)
     marker = tmp_path / "killed.pid"
     job = submit(local, jobs, source)
-    done = run_pool(job, {"detectors": [KillsItsWorkerOnce(str(marker)), ColourSquares("plate", 1)], "segment_seconds": 1.0, "jobs": 2, "detect_every": 1})
+    done = run_pool(job, [KillsItsWorkerOnce(str(marker)), ColourSquares("plate", 1)], segment_seconds=1.0, jobs=2, detect_every=1)
     assert (done.state, done.attempts, done.message) == (JobState.SUCCEEDED, 1, None)
     killed = int(marker.read_text())
     wait_for(lambda: not alive(killed), 10, f"worker {killed} to be gone")
@@ -113,7 +116,7 @@ def test_a_segment_that_always_fails_fails_the_job_once_and_publishes_nothing(ra
     failures = tmp_path / "failures.log"
     job = submit(local, jobs, write_clip(tmp_path / "clip.mp4", seconds=4.0), max_attempts=2)
     # 2 s segments: only the second one reaches the frames the detector fails on.
-    failed = run_pool(job, {"detectors": [AlwaysFails(str(failures))], "segment_seconds": 2.0, "jobs": 2, "detect_every": 1}, attempts=2)
+    failed = run_pool(job, [AlwaysFails(str(failures))], attempts=2, segment_seconds=2.0, jobs=2, detect_every=1)
     assert (failed.state, failed.attempts) == (JobState.FAILED, 1)  # the segment had its attempts; the job is not rerun
     assert "segment 2 of 2 failed on all 2 attempts" in (failed.message or "") and "detector crashed" in (failed.message or "")
     assert len(failures.read_text().splitlines()) == 2

@@ -12,10 +12,11 @@ from tests.ray_engine.helpers import RecordingSpec, traffic
 from tests.segments.compare import assert_same_as_single_pass, single_pass_reference
 from tests.segments.fakes import detectors, write_clip
 from veil.errors import InputError
-from veil.jobs.engines import Scratch, make_engine
-from veil.jobs.ray_engine import RayEngine
+from veil.parallel import make_engine
+from veil.parallel.staging import Scratch
+from veil.parallel.ray import RayEngine
 from veil.media import index_packets, probe
-from veil.pipeline.segments import plan_segments
+from veil.parallel.plan import plan_segments
 from veil.storage import LocalStore
 from veil.track import FusionSettings
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from veil.detect.detections import Detections
-from veil.pipeline.segments import margins
+from veil.parallel.plan import margins
 from veil.track import FusionSettings, TemporalFusion
 
 

@@ -10,8 +10,8 @@ import pytest
 import veil
 from veil.errors import ModelError
 from veil.media import index_packets, probe
-from veil.pipeline.engines import LocalEngine
-from veil.pipeline.segments import margins, plan_segments
+from veil.parallel.pool import LocalEngine
+from veil.parallel.plan import margins, plan_segments
 from veil.track import FusionSettings
 from tests.segments.compare import assert_same_as_single_pass, audio_seconds, single_pass_reference, timestamps
 from tests.segments.fakes import DiesOnMarker, FailsOnMarker, detectors, write_clip

@@ -109,7 +109,8 @@ def test_settings_from_env_with_legacy_aliases(monkeypatch: pytest.MonkeyPatch) 
     assert (settings.workers, settings.output_bucket, settings.port) == (3, "results", 9999)
     assert settings.face_threshold == pytest.approx(0.25)
     assert settings.matches("a/B.mov") and settings.matches("c.Mp4") and not settings.matches("d.mkv")
-    assert settings.anonymize_options() == {"classes": "face", "face_threshold": 0.25, "threads": max(1, (os.cpu_count() or 1) // 3)}
+    options = settings.anonymize_options()
+    assert options.detector.classes == ("face",) and options.detector.face_threshold == pytest.approx(0.25)
     monkeypatch.setenv("VEIL_WORKERS", "5")
     assert load_settings().workers == 5  # veil's own name wins over the alias
 
@@ -120,9 +121,27 @@ def test_engine_settings_shape_each_jobs_options(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("VEIL_SEGMENT_SECONDS", "30")
     settings = load_settings(workers=2)
     assert (settings.engine, settings.ray_address, settings.jobs, settings.scratch_bucket) == ("ray", "ray://head:10001", None, "veil-scratch")
-    assert settings.anonymize_options() == {"classes": "face,plate", "segment_seconds": 30.0}  # Ray tasks size their own threads
-    local = load_settings(engine="local", workers=2, jobs=2)
-    assert local.anonymize_options() == {"classes": "face,plate", "jobs": 2, "segment_seconds": 30.0, "threads": max(1, (os.cpu_count() or 1) // 4)}
+    on_ray = settings.anonymize_options()
+    assert on_ray.parallel.segment_seconds == 30.0
+    assert on_ray.detector.threads is None  # Ray tasks size their own threads
+
+
+def test_local_workers_share_the_cores_instead_of_each_taking_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 12)
+    assert load_settings(workers=1).anonymize_options().detector.threads is None  # one job: the runtime uses every core
+    assert load_settings(workers=3).anonymize_options().detector.threads == 4  # 3 videos at once, 4 cores each
+    split = load_settings(workers=2, jobs=2).anonymize_options()
+    assert (split.parallel.jobs, split.detector.threads) == (2, 3)  # 2 videos x 2 segments, 3 cores each
+    assert load_settings(workers=24).anonymize_options().detector.threads == 1  # never below one thread
+
+
+def test_every_anonymize_option_is_a_service_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEIL_STYLE", "blur")
+    monkeypatch.setenv("VEIL_CRF", "30")
+    monkeypatch.setenv("VEIL_DETECT_EVERY", "2")
+    options = load_settings().anonymize_options()
+    assert (options.redact.style, options.encoder.crf, options.schedule.detect_every) == ("blur", 30, 2)
+    assert options.fusion.max_gap == 10  # untouched options keep their one default
 
 
 @pytest.mark.parametrize(

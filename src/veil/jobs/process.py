@@ -11,15 +11,16 @@ from __future__ import annotations
 import posixpath
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from veil.detect import Detector
 from veil.errors import VeilError
 from veil.jobs.models import Job, OutputKeys
 from veil.media import probe
-from veil.pipeline import anonymize
-from veil.pipeline.engines import Engine
+from veil.parallel import Engine, anonymize
+from veil.pipeline import AnonymizeOptions
 from veil.results import VideoMetadata
 from veil.storage import ObjectStore
 
@@ -38,15 +39,18 @@ def process_job(
     objects: ObjectStore,
     *,
     progress: ProgressCallback,
-    options: dict[str, Any] | None = None,
+    options: AnonymizeOptions | None = None,
+    write_frames: bool = False,
+    detectors: Sequence[Detector] | None = None,
     still_owner: Callable[[], bool] | None = None,
     work_dir: Path | None = None,
     engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Anonymize ``job``'s source into its output bucket; return the keyword arguments of ``JobStore.succeed``.
 
-    ``options`` are :func:`veil.anonymize` options, plus ``frames=True`` to
-    publish every original and covered frame as PNG. Raises a VeilError when
+    ``options`` are :func:`veil.anonymize`'s (their outputs are set here);
+    ``write_frames`` also publishes every original and covered frame as PNG;
+    ``detectors`` replaces the default detectors, as in :func:`veil.anonymize`. Raises a VeilError when
     the job cannot be done (InputError for a file that is not a usable video),
     and LeaseLost when ``still_owner`` says the job is no longer ours; in both
     cases the output bucket is not touched after the failure. The source and
@@ -55,8 +59,7 @@ def process_job(
     the video's segments (default: as ``options`` say, in this process or a pool
     of its own); its progress is the frames of the segments finished so far.
     """
-    options = dict(options or {})
-    write_frames = bool(options.pop("frames", False))
+    options = options or AnonymizeOptions()
     keys = OutputKeys(job.output_prefix)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +70,10 @@ def process_job(
         video, detections = work / "video.mp4", work / "detections.json"
         frames = work / "frames" if write_frames else None
         try:
-            report = anonymize(source, video, progress=progress, engine=engine, detections_path=detections, frames_dir=frames, **options)
+            report = anonymize(
+                source, video, options=options, detectors=detectors, progress=progress, engine=engine,
+                detections_path=detections, frames_dir=frames,
+            )
         except VeilError as error:  # name the object, not the temporary copy
             raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
         metadata = VideoMetadata.from_info(probe(source))

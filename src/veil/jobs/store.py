@@ -165,6 +165,13 @@ class JobStore:
             rows = self._rows(
                 "SELECT * FROM jobs WHERE source_bucket = ? AND source_key = ? AND source_etag = ?", (bucket, key, etag)
             )
+            if rows and token is not None and rows[0]["client_request_token"] is None:
+                # The object's job was started without a token (an upload); it now answers to this one too,
+                # so the token cannot later start a job on another video.
+                self._execute(
+                    "UPDATE OR IGNORE jobs SET client_request_token = ? WHERE job_id = ? AND client_request_token IS NULL",
+                    (token, rows[0]["job_id"]),
+                )
         if not rows:  # the clashing row vanished: only possible if someone deleted it by hand
             raise StorageError(f"job database {self.url}: a job for {bucket}/{key} clashed but cannot be found")
         return _job(rows[0])

@@ -16,16 +16,18 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from veil.detect import Detector
 from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
 from veil.jobs.models import Job
 from veil.jobs.process import LeaseLost, process_job
 from veil.jobs.store import JobStore
-from veil.pipeline.engines import Engine
+from veil.parallel import Engine
+from veil.pipeline import AnonymizeOptions
 from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -127,7 +129,8 @@ class Worker:
         try:
             result = process_job(
                 job, self.pool.objects,
-                progress=lease.progress, options=self.pool.options, still_owner=lease.renew, work_dir=self.pool.work_dir,
+                progress=lease.progress, options=self.pool.options, write_frames=self.pool.write_frames,
+                detectors=self.pool.detectors, still_owner=lease.renew, work_dir=self.pool.work_dir,
                 engine=self.pool.engine,
             )
         except LeaseLost:
@@ -165,8 +168,9 @@ class Worker:
 class WorkerPool:
     """``workers`` threads that take jobs from ``store`` and write outputs to ``objects``.
 
-    ``options`` are :func:`veil.jobs.process_job` options (veil.anonymize's,
-    plus ``frames``). ``poll_seconds`` is how often an idle worker looks for
+    ``options`` are the :func:`veil.anonymize` options of every job;
+    ``write_frames`` also publishes every frame as PNG; ``detectors`` replaces the
+    default detectors. ``poll_seconds`` is how often an idle worker looks for
     work; :meth:`wake` makes idle workers look now. ``work_dir`` is where jobs
     stage their files (default: the system's temporary folder). ``engine`` (shared
     by the workers, e.g. a Ray cluster; left open by :meth:`stop`) runs each job's
@@ -180,7 +184,9 @@ class WorkerPool:
         *,
         workers: int,
         lease_seconds: float = 30,
-        options: dict[str, Any] | None = None,
+        options: AnonymizeOptions | None = None,
+        write_frames: bool = False,
+        detectors: Sequence[Detector] | None = None,
         poll_seconds: float = 1.0,
         work_dir: Path | None = None,
         engine: Engine | None = None,
@@ -190,7 +196,9 @@ class WorkerPool:
         self.store = store
         self.objects = objects
         self.lease_seconds = lease_seconds
-        self.options = dict(options or {})
+        self.options = options or AnonymizeOptions()
+        self.write_frames = write_frames
+        self.detectors = detectors
         self.poll_seconds = poll_seconds
         self.work_dir = work_dir
         self.engine = engine

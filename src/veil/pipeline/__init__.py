@@ -1,7 +1,6 @@
-"""One video end to end: decode -> detect -> fuse -> redact -> encode."""
+"""One segment of a video end to end: decode -> detect -> fuse -> redact -> encode (a single pass is the whole video)."""
 
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
-from veil.pipeline.api import anonymize
 
-__all__ = ["AnonymizeOptions", "Report", "anonymize"]
+__all__ = ["AnonymizeOptions", "Report"]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass
 class Report:
-    """The outcome of :func:`veil.anonymize`."""
+    """The outcome of :func:`veil.anonymize`, or of one of its segments (then ``output`` is None)."""
 
     source: Path
-    output: Path
+    output: Path | None = None
     frames: int = 0
-    detected_frames: int = 0  # frames the detectors looked at (veil.track.schedule)
+    detected_frames: int = 0  # frames the detectors looked at (veil.pipeline.schedule)
     cuts: int = 0  # frames found to start a new shot
     detections: dict[str, int] = field(default_factory=dict)  # seen by the detector, per class
     covered: dict[str, int] = field(default_factory=dict)  # covered regions incl. inferred, per class
@@ -23,11 +25,35 @@ class Report:
     input_bytes: int = 0
     output_bytes: int = 0
 
-    def finish(self, started: float) -> Report:
-        """Fill in the wall time since ``started`` (a perf_counter reading) and the file sizes."""
+    @classmethod
+    def combine(cls, reports: Sequence[Report]) -> Report:
+        """The counts and stage seconds of several segments of one video, added up."""
+        if not reports:
+            raise ValueError("Report.combine needs at least one report")
+        detections: Counter[str] = Counter()
+        covered: Counter[str] = Counter()
+        timings: Counter[str] = Counter()
+        for report in reports:
+            detections.update(report.detections)
+            covered.update(report.covered)
+            timings.update(report.timings)
+        return cls(
+            source=reports[0].source,
+            frames=sum(report.frames for report in reports),
+            detected_frames=sum(report.detected_frames for report in reports),
+            cuts=sum(report.cuts for report in reports),
+            detections=dict(detections),
+            covered=dict(covered),
+            timings=dict(timings),
+        )
+
+    def finish(self, source: Path, output: Path, started: float) -> Report:
+        """Name the files, fill in the wall time since ``started`` (a perf_counter reading) and the sizes."""
+        self.source, self.output = source, output
         self.wall_seconds = time.perf_counter() - started
-        self.input_bytes = self.source.stat().st_size
-        self.output_bytes = self.output.stat().st_size
+        self.input_bytes = source.stat().st_size
+        self.output_bytes = output.stat().st_size
+        self.timings = {stage: round(seconds, 3) for stage, seconds in self.timings.items()}
         return self
 
     @property

@@ -1,14 +1,15 @@
-"""One video end to end: decode -> detect -> fuse -> redact -> encode.
+"""One segment of a video end to end: decode -> detect -> fuse -> redact -> encode.
 
-Three threads overlap the work: the decoder fills a bounded channel; the
-calling thread runs the detectors and temporal fusion (stateful, so on one
-thread); the writer thread redacts and encodes. Fusion looks ahead a few frames,
-so decoded frames wait in a small buffer until their coverage is final.
+A single pass is the segment that covers the whole video (:meth:`Segment.whole`);
+``veil.parallel`` runs several segments and joins them. Three threads overlap the
+work: the decoder fills a bounded channel; the calling thread runs the detectors
+and temporal fusion (stateful, so on one thread); the writer thread redacts and
+encodes. Fusion looks ahead a few frames, so decoded frames wait in a small
+buffer until their coverage is final.
 
 Fail closed: every frame the writer receives carries the coverage fusion decided
-for it, any error in any stage stops the run, and the video writer publishes the
-file (a rename from a temporary name) only after the last frame and the trailer
-are written, and only if every stage succeeded.
+for it, and any error in any stage stops the run. The run writes to the paths it
+is given; publishing them (all or none) is the caller's (:class:`veil.files.PublishGroup`).
 """
 
 from __future__ import annotations
@@ -17,26 +18,24 @@ import contextlib
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from veil.detect import Detector, build_detectors
+from veil.detect import Detector
 from veil.detect.detections import Detections
 from veil.errors import ModelError, OutputError, VeilError
-from veil.files import staged_folders
-from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter
+from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
-from veil.pipeline.heap import pin_malloc_thresholds
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
-from veil.pipeline.segments import TRACK_IDS_PER_SEGMENT, Segment
-from veil.pipeline.stages import StageGroup
+from veil.pipeline.segment import Segment
+from veil.pipeline.stages import Channel, StageGroup
 from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.results import DetectionLog, VideoMetadata
-from veil.track import FusionSettings, LookSchedule, ScheduleSettings, TemporalFusion
+from veil.track import LookSchedule, ScheduleSettings, TemporalFusion
 
 CHANNEL_FRAMES = 4
 """Frames waiting between two stages. A few absorb the stages' jitter; each 1080p frame
@@ -44,6 +43,8 @@ is 6 MB, and fusion's look-ahead already holds a couple of dozen."""
 
 ProgressCallback = Callable[[int, int | None], None]
 """Called with (frames written, total frames if known) as the output grows."""
+
+Covered = tuple[VideoFrame, Detections]
 
 
 class StageTimer:
@@ -53,7 +54,7 @@ class StageTimer:
         self.seconds: dict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
-    def measure(self, stage: str):  # type: ignore[no-untyped-def]
+    def measure(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
@@ -61,68 +62,46 @@ class StageTimer:
             self.seconds[stage] += time.perf_counter() - start
 
 
-def fusion_settings(settings: AnonymizeOptions) -> FusionSettings:
-    """Fusion's reach, widened by the frames between looks: with detection on every
-    k-th frame, an object first seen at a look may have been there k - 1 frames."""
-    between = settings.detect_every - 1
-    return FusionSettings(max_gap=settings.max_gap + between, lead=settings.lead + between, trail=settings.trail + between)
+@dataclasses.dataclass(frozen=True)
+class RunOutputs:
+    """Where one run writes.
 
+    ``final``: the video is the finished output (the source's audio, rotation and,
+    if asked, metadata); otherwise it is a video-only part that
+    :func:`veil.media.join_segments` puts together with the others.
+    ``frames``: existing folders ``images`` and ``mosaic`` for per-frame PNGs.
+    """
 
-def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
-    return build_detectors(
-        settings.classes,
-        face_model=settings.face_model,
-        plate_model=settings.plate_model,
-        face_threshold=settings.face_threshold,
-        plate_threshold=settings.plate_threshold,
-        threads=settings.threads,
-        precision=settings.precision,
-    )
-
-
-def single_pass(
-    info: VideoInfo,
-    destination: Path,
-    settings: AnonymizeOptions,
-    detectors: Sequence[Detector] | None,
-    progress: ProgressCallback | None,
-) -> Report:
-    """Anonymize the whole video in this process, in one pass."""
-    start = time.perf_counter()
-    run = VideoRun(info, settings, list(detectors) if detectors is not None else make_detectors(settings), progress)
-    run.execute(destination, settings.detections_path)
-    return run.report(info.path, destination).finish(start)
+    video: Path
+    detections: Path | None = None
+    frames: dict[str, Path] | None = None
+    final: bool = True
 
 
 class VideoRun:
-    """The state of one run, shared by its three stages.
+    """The state of one run over one segment, shared by its three stages.
 
-    With a ``segment``, the run decodes and detects the segment's frames with
-    their margins (``segment.first`` to ``segment.stop``) but fuses, redacts,
-    logs and encodes only its own frames (``segment.start`` to ``segment.end``),
-    into a video-only file without rotation: :func:`veil.media.join_segments`
-    puts the parts, the rotation and the audio together.
+    The run decodes and detects the segment's frames with their margins
+    (``segment.first`` to ``segment.stop``) but fuses, redacts, logs and
+    encodes only its own frames (``segment.start`` to ``segment.end``).
     """
 
     def __init__(
         self,
         info: VideoInfo,
-        settings: AnonymizeOptions,
+        options: AnonymizeOptions,
         detectors: list[Detector],
-        progress: ProgressCallback | None,
-        segment: Segment | None = None,
+        segment: Segment,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.info = info
-        self.segment = segment
-        # Track ids restart in every segment; keep them distinct across the document
-        # (an object crossing a seam gets one id per segment).
-        self._track_id_base = 0 if segment is None else segment.number * TRACK_IDS_PER_SEGMENT
-        self.settings = settings
+        self.options = options
         self.detectors = detectors
+        self.segment = segment
         self.progress = progress
         self.stored_size = (info.width, info.height)
-        self.redactor: Redactor = make_redactor(settings.style, settings.shape)
-        self.padding = {"face": settings.face_padding, "plate": settings.plate_padding}
+        self.redactor: Redactor = make_redactor(options.redact.style, options.redact.shape)
+        self.padding = {"face": options.redact.face_padding, "plate": options.redact.plate_padding}
         self.timer = StageTimer()
         self.seen: dict[str, int] = defaultdict(int)
         self.covered: dict[str, int] = defaultdict(int)
@@ -131,91 +110,78 @@ class VideoRun:
         self.detected_frames = 0
         self.cuts = 0
 
-    def emits(self, index: int) -> bool:
-        """Whether frame ``index`` is this run's to write (not a segment's margin)."""
-        return self.segment is None or self.segment.start <= index < self.segment.end
-
-    def execute(self, destination: Path, detections_path: Path | None, frames_folders: dict[str, Path] | None = None) -> None:
-        """Run all stages; publish the video, detections and frames only if all succeeded.
-
-        ``frames_folders`` are folders (already staged by the caller) for the
-        frame images; without them a single pass stages ``frames_dir`` itself.
-        """
-        pin_malloc_thresholds()
+    def execute(self, outputs: RunOutputs) -> Report:
+        """Run all stages into ``outputs``; raise if any stage failed or a frame went missing."""
         group = StageGroup()
-        decoded = group.channel(maxsize=CHANNEL_FRAMES)
-        redact_queue = group.channel(maxsize=CHANNEL_FRAMES)
+        decoded: Channel[VideoFrame] = group.channel(maxsize=CHANNEL_FRAMES)
+        covered: Channel[Covered] = group.channel(maxsize=CHANNEL_FRAMES)
+        log = DetectionLog() if outputs.detections is not None else None
+        target = self.info if outputs.final else dataclasses.replace(self.info, audio=(), rotation=0)
+        # A part's metadata comes from the source when the parts are joined.
+        encoder = (self.options.encoder if outputs.final else self.options.encoder.model_copy(update={"keep_metadata": False})).for_media()
         with contextlib.ExitStack() as stack:
-            log = stack.enter_context(DetectionLog()) if detections_path is not None else None
-            frames = frames_folders
-            if frames is None and self.segment is None and self.settings.frames_dir is not None:
-                frames = stack.enter_context(staged_folders(self.settings.frames_dir, ("images", "mosaic")))
+            if log is not None:
+                stack.enter_context(log)
             reader = stack.enter_context(VideoReader(self.info.path, self.info))
-            target = self.info if self.segment is None else dataclasses.replace(self.info, audio=(), rotation=0)
-            writer = stack.enter_context(VideoWriter(destination, target, self._encoder_settings()))
+            writer = stack.enter_context(VideoWriter(outputs.video, target, encoder))
             group.start("decode", lambda: self._decode(reader, decoded))
-            group.start("encode", lambda: self._redact_and_encode(redact_queue, writer, frames))
-            group.run_here(lambda: self._detect_and_fuse(decoded, redact_queue, log))
-            if self.written != self.decoded:
-                raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
-            if self.segment is not None and self.written != self.segment.end - self.segment.start:
-                raise VeilError(f"internal error: segment {self.segment.number} wrote {self.written} frames, not {self.segment.end - self.segment.start}")
-            if log is not None and detections_path is not None:
-                log.write(detections_path, VideoMetadata.from_info(self.info))
-            try:
-                with self.timer.measure("encode"):
-                    writer.close()
-            except BaseException:
-                if detections_path is not None:
-                    detections_path.unlink(missing_ok=True)
-                raise
+            group.start("encode", lambda: self._redact_and_encode(covered, writer, outputs.frames))
+            group.run_here(lambda: self._detect_and_fuse(decoded, covered, log))
+            self._check_counts()
+            if log is not None and outputs.detections is not None:
+                log.write(outputs.detections, VideoMetadata.from_info(self.info))
+            with self.timer.measure("encode"):
+                writer.close()
+        return self.report()
 
-    def _encoder_settings(self) -> EncoderSettings:
-        # A segment's metadata comes from the source when the parts are joined.
-        keep = self.settings.keep_metadata and self.segment is None
-        chosen = {"codec": self.settings.codec, "crf": self.settings.crf, "keep_metadata": keep}
-        if self.settings.preset is not None:
-            chosen["preset"] = self.settings.preset
-        return EncoderSettings(**chosen)
+    def _check_counts(self) -> None:
+        if self.written != self.decoded:
+            raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
+        expected = self.segment.frames
+        if expected is not None and self.written != expected:
+            raise VeilError(f"internal error: segment {self.segment.number} wrote {self.written} frames, not {expected}")
 
-    def _decode(self, reader: VideoReader, decoded) -> None:  # type: ignore[no-untyped-def]
+    def _frames(self, reader: VideoReader) -> Iterator[VideoFrame]:
         segment = self.segment
-        frames = iter(reader) if segment is None else reader.frames_between(segment.seek_pts, segment.pts, segment.first)
+        if segment.pts is None or segment.seek_pts is None:
+            return iter(reader)
+        return reader.frames_between(segment.seek_pts, segment.pts, segment.first)
+
+    def _decode(self, reader: VideoReader, decoded: Channel[VideoFrame]) -> None:
+        frames = self._frames(reader)
         while True:
             with self.timer.measure("decode"):
                 frame = next(frames, None)
             if frame is None:
                 break
             decoded.put(frame)
-            if self.emits(frame.index):
-                self.decoded += 1
+            self.decoded += self.segment.writes(frame.index)
         decoded.close()
 
-    def _detect_and_fuse(self, decoded, redact_queue, log: DetectionLog | None) -> None:  # type: ignore[no-untyped-def]
-        fusion = TemporalFusion(fusion_settings(self.settings))
-        schedule = LookSchedule(ScheduleSettings(every=self.settings.detect_every))
+    def _detect_and_fuse(self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None) -> None:
+        fusion = TemporalFusion(self.options.widened_fusion())
+        schedule = LookSchedule(ScheduleSettings(every=self.options.schedule.detect_every))
         waiting: dict[int, VideoFrame] = {}
-        # Fusion counts frames from 0; a segment's first decoded frame is its frame 0.
-        offset = 0 if self.segment is None else self.segment.first
+        offset = self.segment.first  # fusion counts frames from 0: the segment's first decoded frame
 
         def forward(ready: list[tuple[int, Detections]]) -> None:
-            for local, covered in ready:
+            for local, boxes in ready:
                 frame = waiting.pop(local + offset)
-                if not self.emits(frame.index):
+                if not self.segment.writes(frame.index):
                     continue
                 # Fusion extends boxes in time (and trailing ones toward where they head);
                 # what reaches the log and the redactor is only what lies in the picture.
-                covered = covered.inside(*self.stored_size)
+                boxes = boxes.inside(*self.stored_size)
                 if log is not None:
-                    self._log(log, frame, covered)
-                redact_queue.put((frame, covered))
+                    self._log(log, frame, boxes)
+                covered.put((frame, boxes))
 
         for frame in decoded:
             waiting[frame.index] = frame
             with self.timer.measure("schedule"):
                 look = schedule.decide(frame.index, frame.image)
             found = self._detect(frame) if look.detect else None
-            if self.emits(frame.index):
+            if self.segment.writes(frame.index):
                 self.detected_frames += look.detect
                 self.cuts += look.cut
             with self.timer.measure("track"):
@@ -224,7 +190,7 @@ class VideoRun:
         with self.timer.measure("track"):
             ready = fusion.flush()
         forward(ready)
-        redact_queue.close()
+        covered.close()
 
     def _detect(self, frame: VideoFrame) -> Detections:
         upright = to_display(frame.image, self.info.rotation)
@@ -237,9 +203,10 @@ class VideoRun:
                     raise
                 except Exception as error:
                     raise ModelError(f"{detector.class_name} detector failed on frame {frame.index}: {error}") from error
-            if self.emits(frame.index):
+            if self.segment.writes(frame.index):
                 self.seen[detector.class_name] += len(found)
-            parts.append(Detections(boxes_to_stored(found.boxes, self.info.rotation, self.stored_size), found.scores, found.classes))
+            boxes = boxes_to_stored(found.boxes, self.info.rotation, self.stored_size)
+            parts.append(Detections(boxes, found.scores, found.classes))
         return Detections.merge(parts)
 
     def _log(self, log: DetectionLog, frame: VideoFrame, covered: Detections) -> None:
@@ -247,23 +214,23 @@ class VideoRun:
             boxes_to_display(covered.boxes, self.info.rotation, self.stored_size),
             covered.scores,
             covered.classes,
-            covered.track_ids + self._track_id_base,
+            covered.track_ids + self.segment.track_id_base,
             covered.seen,
         )
         log.add(frame.index, round(frame.timestamp_ms), upright, display_size(self.stored_size, self.info.rotation))
 
-    def _redact_and_encode(self, redact_queue, writer: VideoWriter, frames: dict[str, Path] | None) -> None:  # type: ignore[no-untyped-def]
-        for frame, covered in redact_queue:
+    def _redact_and_encode(self, covered: Channel[Covered], writer: VideoWriter, frames: dict[str, Path] | None) -> None:
+        for frame, boxes in covered:
             if frames is not None:
                 self._save_png(frames["images"], frame)
             with self.timer.measure("redact"):
-                self.redactor.apply(frame.image, self._regions(covered))
+                self.redactor.apply(frame.image, self._regions(boxes))
             if frames is not None:
                 self._save_png(frames["mosaic"], frame)
             with self.timer.measure("encode"):
                 writer.write(frame.image, frame.pts)
             self.written += 1
-            for name, count in covered.count_by_class().items():
+            for name, count in boxes.count_by_class().items():
                 self.covered[name] += count
             if self.progress is not None:
                 self.progress(self.written, self.info.frame_count)
@@ -278,7 +245,7 @@ class VideoRun:
         for name in np.unique(covered.classes.astype(str)):
             padding = self.padding.get(name, max(self.padding.values()))
             boxes = covered.boxes[covered.classes == name]
-            regions.append(expand_boxes(boxes, padding, self.settings.min_box_size, self.stored_size))
+            regions.append(expand_boxes(boxes, padding, self.options.redact.min_box_size, self.stored_size))
         return np.concatenate(regions)
 
     def _save_png(self, folder: Path, frame: VideoFrame) -> None:
@@ -287,14 +254,15 @@ class VideoRun:
         if not cv2.imwrite(str(path), cv2.cvtColor(upright, cv2.COLOR_RGB2BGR)):
             raise OutputError(f"could not write frame image {path}")
 
-    def report(self, source: Path, destination: Path) -> Report:
+    def report(self) -> Report:
+        """What this run did (no wall time or sizes: those belong to the whole video)."""
         return Report(
-            source=source,
-            output=destination,
+            source=self.info.path,
+            output=None,
             frames=self.written,
             detected_frames=self.detected_frames,
             cuts=self.cuts,
             detections=dict(self.seen),
             covered=dict(self.covered),
-            timings={stage: round(seconds, 3) for stage, seconds in self.timer.seconds.items()},
+            timings=dict(self.timer.seconds),
         )

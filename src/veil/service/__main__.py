@@ -1,7 +1,9 @@
 """``python -m veil.service`` is ``veil serve``."""
 
-import typer
+import sys
 
-from veil.service.cli import serve
+from veil.cli.app import main
 
-typer.run(serve)
+if __name__ == "__main__":
+    sys.argv.insert(1, "serve")
+    main()

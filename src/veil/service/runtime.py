@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from veil.jobs import Job, JobStore, WorkerPool
-from veil.jobs.engines import Engine, Scratch, make_engine
+from veil.parallel import Engine, make_engine
+from veil.parallel.staging import Scratch
 from veil.service.images import ImageDetectors
 from veil.service.settings import ServiceSettings
 from veil.service.tokens import TokenCodec
@@ -40,16 +41,15 @@ class Service:
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
         jobs = JobStore(settings.database_url)
-        options = settings.anonymize_options()
         engine = None
         if settings.engine == "ray":
             engine = make_engine(
                 "ray", settings.jobs, address=settings.ray_address,
                 scratch=Scratch(spec_of(objects), settings.scratch_bucket), attempts=settings.max_attempts,
             )
-            options["jobs"] = engine.jobs
         pool = WorkerPool(
-            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine
+            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds,
+            options=settings.anonymize_options(), write_frames=settings.write_frames, engine=engine,
         )
         return cls(
             settings=settings,

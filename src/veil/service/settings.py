@@ -7,15 +7,20 @@ migrating user's environment keeps working: ``OUTPUT_BUCKET``, ``MAX_WORKERS``,
 
 from __future__ import annotations
 
+import copy
 import os
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from veil.detect.detections import CLASSES
 from veil.errors import ConfigError
+from veil.parallel import threads_per_task
+from veil.pipeline import AnonymizeOptions
+from veil.pipeline.options import anonymize_option_fields
 
 DEFAULT_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi")
 
@@ -31,8 +36,28 @@ def _split(value: object) -> object:
     return value
 
 
-class ServiceSettings(BaseSettings):
-    """Settings of ``veil serve``; each field ``name`` is also the variable ``VEIL_NAME``."""
+def _option_field(info: FieldInfo) -> tuple[Any, FieldInfo]:
+    """An anonymize option as a service setting: same type, default and description (lists as ``a,b`` text)."""
+    annotation = info.annotation
+    if typing.get_origin(annotation) is tuple:
+        annotation = Annotated[annotation, NoDecode]
+    return annotation, copy.copy(info)
+
+
+_AnonymizeSettings: type[BaseSettings] = create_model(  # type: ignore[call-overload]
+    "_AnonymizeSettings",
+    __base__=BaseSettings,
+    **{name: _option_field(info) for name, info in anonymize_option_fields()},
+)
+"""Every option of veil.anonymize as a ``VEIL_*`` setting, derived from the options' own fields."""
+
+
+class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
+    """Settings of ``veil serve``; each field ``name`` is also the variable ``VEIL_NAME``.
+
+    Besides the service's own, every option of ``veil anonymize`` is a setting
+    (``VEIL_STYLE``, ``VEIL_CRF``, ``VEIL_DETECT_EVERY``, ...), with its default.
+    """
 
     model_config = SettingsConfigDict(env_prefix="VEIL_", extra="ignore", validate_default=True, populate_by_name=True)
 
@@ -41,7 +66,7 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="port to listen on")
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=_aliases("workers", "MAX_WORKERS"),
-        description="videos processed at the same time",
+        description="videos processed at the same time; unset: one per core",
     )
     source_bucket: str = Field("source", min_length=1, description="bucket watched for new videos")
     output_bucket: str = Field(
@@ -59,17 +84,10 @@ class ServiceSettings(BaseSettings):
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
     write_frames: bool = Field(False, description="also write per-frame PNGs (<name>/images/, <name>/mosaic/)")
-    classes: Annotated[tuple[str, ...], NoDecode] = Field(CLASSES, description="what to cover: face, plate")
-    face_threshold: float | None = Field(None, gt=0, lt=1, description="minimum face score 0-1; default: the detector's")
-    plate_threshold: float | None = Field(None, gt=0, lt=1, description="minimum plate score 0-1; default: the detector's")
     engine: Literal["local", "ray"] = Field(
         "local", description="where each job's segments run: local (the service's machine) or ray (a Ray cluster)"
     )
     ray_address: str | None = Field(None, description="ray engine: auto, ray://HOST:PORT or HOST:PORT; unset: a local Ray instance")
-    jobs: int | None = Field(
-        None, ge=1, description="segments of one video processed at once; unset: 1 (local: one pass) or the cluster's CPUs (ray)"
-    )
-    segment_seconds: float | None = Field(None, gt=0, description="split videos at keyframes into segments of about this length")
     scratch_bucket: str = Field(
         "veil-scratch", min_length=1, description="ray engine: bucket segment files are staged in (every node must reach the store)"
     )
@@ -94,14 +112,8 @@ class ServiceSettings(BaseSettings):
 
     @field_validator("classes", mode="before")
     @classmethod
-    def _known_classes(cls, value: object) -> object:
-        value = _split(value)
-        if isinstance(value, (list, tuple)):
-            unknown = [name for name in value if name not in CLASSES]
-            if unknown or not value:
-                raise ValueError(f"choose from {', '.join(CLASSES)}; got {', '.join(map(str, value)) or 'nothing'}")
-            value = tuple(dict.fromkeys(value))
-        return value
+    def _split_classes(cls, value: object) -> object:
+        return _split(value)
 
     @model_validator(mode="after")
     def _apply_legacy_and_defaults(self) -> ServiceSettings:
@@ -115,33 +127,29 @@ class ServiceSettings(BaseSettings):
             self.plate_threshold = self.license_plate_min_confidence / 100
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
+        _, problems = AnonymizeOptions.validate_flat(**self._option_values())
+        if problems:
+            raise ValueError("; ".join(f"VEIL_{name.upper()}: {message}" for name, message in problems))
         return self
+
+    def _option_values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name, _ in anonymize_option_fields()}
 
     def matches(self, key: str) -> bool:
         """Whether an object key starts a job: it ends with one of the suffixes, any case."""
         return key.lower().endswith(self.suffixes)
 
-    def anonymize_options(self) -> dict[str, object]:
+    def anonymize_options(self) -> AnonymizeOptions:
         """The ``veil.anonymize`` options every job of this service runs with.
 
         On the local engine the cores are shared among the workers and their
         segment processes, so that N jobs at once do not each start a model on
         every core. On Ray, each segment's models use the CPUs of its task.
         """
-        options: dict[str, object] = {"classes": ",".join(self.classes)}
-        if self.engine == "local":
-            options["threads"] = max(1, (os.cpu_count() or 1) // (self.workers * (self.jobs or 1)))
-        if self.jobs is not None:
-            options["jobs"] = self.jobs
-        if self.segment_seconds is not None:
-            options["segment_seconds"] = self.segment_seconds
-        if self.face_threshold is not None:
-            options["face_threshold"] = self.face_threshold
-        if self.plate_threshold is not None:
-            options["plate_threshold"] = self.plate_threshold
-        if self.write_frames:
-            options["frames"] = True
-        return options
+        chosen = self._option_values()
+        if self.engine == "local" and chosen["threads"] is None:
+            chosen["threads"] = threads_per_task(chosen["jobs"] or 1, sharing=self.workers)
+        return AnonymizeOptions.build(**chosen)
 
 
 def load_settings(**overrides: object) -> ServiceSettings:

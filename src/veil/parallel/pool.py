@@ -1,72 +1,18 @@
-"""Engines: where the segments of a video are processed.
-
-An engine maps one picklable function over picklable tasks and returns the
-results in task order. It owns nothing else: planning, joining and publishing
-stay with the pipeline, so an engine on another machine (Ray, in
-``veil.jobs``) slots in by implementing :class:`Engine`. Any task that fails
-fails the whole map: the first error is raised once every task already
-running has stopped, and no further task starts.
-
-An engine whose workers share no filesystem with the caller (``remote``) moves
-the files a task reads and writes itself; the task says which they are
-(:class:`FileTask`), so the same task and function run on either kind.
-"""
+"""Engines on this machine: one task after another in this process, or a pool of worker processes."""
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol, Self, TypeVar
+from typing import TypeVar
 
 from veil.errors import VeilError
+from veil.parallel.engines import threads_per_task
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Engine(Protocol):
-    """Runs ``function(task)`` for every task; results in task order.
-
-    ``jobs`` is how many tasks run at once; ``threads`` how many threads each
-    task's models should use (None: all of the machine's cores); ``remote``
-    whether tasks run where this process's files are not (then every video is
-    sent to the engine, even one a single segment long, and tasks must be
-    :class:`FileTask`).
-    """
-
-    jobs: int
-    threads: int | None
-    remote: bool
-
-    def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:
-        """``done`` is called (on the caller's thread) with each result as it arrives."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class FileTask(Protocol):
-    """A task that reads and writes local files, which a remote engine moves for it.
-
-    Names are the task's own (``"source"``, ``"video"``); an output that is a
-    folder exists (empty) before the task runs and receives files.
-    """
-
-    def inputs(self) -> dict[str, Path]:
-        """The files the task reads, by name."""
-        ...
-
-    def outputs(self) -> dict[str, Path]:
-        """The files and folders the task writes, by name."""
-        ...
-
-    def relocated(self, paths: Mapping[str, Path]) -> Self:
-        """The same task reading and writing ``paths`` (named as in inputs and outputs) instead."""
-        ...
 
 
 class SerialEngine:
@@ -109,7 +55,7 @@ class LocalEngine:
         if jobs < 1:
             raise ValueError("LocalEngine needs jobs >= 1")
         self.jobs = jobs
-        self.threads: int | None = max(1, (os.cpu_count() or 1) // jobs)  # the cores, shared
+        self.threads = threads_per_task(jobs)
         self._pool: ProcessPoolExecutor | None = None
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:

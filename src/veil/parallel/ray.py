@@ -1,7 +1,7 @@
 """The ``ray`` engine: a video's segments as Ray tasks on a cluster, their files through an object store.
 
 Each task runs the same segment function a local pool runs, wrapped by
-:func:`veil.jobs.staging.run_staged`: the worker downloads the source from the
+:func:`veil.parallel.staging.run_staged`: the worker downloads the source from the
 scratch store, anonymizes its segment in a scratch folder of its own, and
 uploads the segment's video and detections under keys it returns. Nothing is
 assumed shared between the nodes but the scratch store, and no video bytes pass
@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError, first_line
-from veil.jobs.staging import Scratch, Staging, run_staged
-from veil.pipeline.engines import FileTask
+from veil.parallel.staging import Scratch, Staging, run_staged
+from veil.parallel.engines import FileTask
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Segments: a video cut at keyframes into pieces that can be anonymized apart and joined.
+"""Where a video gets split across workers: cut at keyframes into segments anonymized apart and joined.
 
 Each :class:`Segment` owns the frames ``start`` to ``end`` (the ones it writes)
 and decodes and detects a margin around them (``first`` to ``stop``) so that
@@ -36,38 +36,34 @@ import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 
-from veil.media import PacketIndex
+from veil.media import PacketIndex, VideoInfo, index_packets
+from veil.pipeline import AnonymizeOptions
+from veil.pipeline.segment import Segment
 from veil.track import FusionSettings
 
 MIN_SEGMENT_SECONDS = 10.0
 """With ``jobs`` and no segment length, segments are ``duration / jobs`` long, but not shorter than this."""
 
-TRACK_IDS_PER_SEGMENT = 1_000_000
-"""Segment k numbers its tracks from k * this in the detections JSON."""
+def plan(info: VideoInfo, options: AnonymizeOptions, remote: bool = False) -> list[Segment]:
+    """The segments to process: the whole video as one, unless it is worth splitting.
 
-
-@dataclass(frozen=True)
-class Segment:
-    """Frames ``start``..``end`` (written) of a video, decoded from ``first`` to ``stop`` (with margins).
-
-    ``seek_pts`` is the pts of the keyframe decoding starts from (at or before
-    frame ``first``); ``pts`` the pts of frames ``first``..``stop`` in order.
-    Frame numbers count from 0 over the whole video, in presentation order.
+    A video is split with ``segment_seconds``, or with ``jobs`` above 1 when it is
+    at least two minimum segments long. For a ``remote`` engine even a video too
+    short to split is planned as keyframe segments: the work goes to the engine,
+    and this process only plans and joins.
     """
-
-    number: int
-    start: int
-    end: int
-    first: int
-    stop: int
-    seek_pts: int
-    pts: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.first <= self.start < self.end <= self.stop:
-            raise ValueError(f"segment {self.number}: need 0 <= first <= start < end <= stop, got {self.first}, {self.start}, {self.end}, {self.stop}")
-        if len(self.pts) != self.stop - self.first:
-            raise ValueError(f"segment {self.number}: {len(self.pts)} pts for {self.stop - self.first} frames")
+    seconds = options.parallel.segment_seconds
+    jobs = options.parallel.jobs
+    if seconds is None:
+        duration = info.duration_s or 0.0
+        if not remote and (jobs == 1 or duration < 2 * MIN_SEGMENT_SECONDS):
+            return [Segment.whole()]
+        seconds = max(MIN_SEGMENT_SECONDS, duration / (jobs or 1))
+    index = index_packets(info.path)
+    if index.pts is None:
+        return [Segment.whole()]  # frames without pts cannot be addressed for seeking: one pass
+    segments = plan_segments(index, info.time_base, seconds, options.widened_fusion(), options.schedule.detect_every)
+    return segments if len(segments) > (0 if remote else 1) else [Segment.whole()]
 
 
 def margins(settings: FusionSettings, detect_every: int = 1) -> tuple[int, int]:

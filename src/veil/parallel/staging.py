@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from veil.errors import ConfigError, StorageError
-from veil.pipeline.engines import FileTask
+from veil.parallel.engines import FileTask
 from veil.storage import LocalStoreSpec, ObjectStore, S3StoreSpec, StoreSpec
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def run_staged(function: Callable[[T], R], staged: StagedTask[T]) -> tuple[R, Pa
         for name, key in staged.inputs.items():
             paths[name] = work / "in" / posixpath.basename(key)
             store.download(staged.bucket, key, paths[name])
-        outputs = staged.task.outputs()
+        outputs = staged.task.output_files()
         for name, original in outputs.items():
             paths[name] = work / "out" / (name if name in staged.folders else f"{name}{original.suffix}")
             if name in staged.folders:
@@ -122,18 +122,18 @@ class Staging:
         staged = []
         for index, task in enumerate(tasks):
             inputs = {}
-            for name, path in task.inputs().items():
+            for name, path in task.input_files().items():
                 if path not in keys:
                     keys[path] = f"{self.prefix}/in/{len(keys)}-{name}{_plain_suffix(path)}"
                     self.store.upload(self.scratch.bucket, keys[path], path)
                 inputs[name] = keys[path]
-            folders = frozenset(name for name, path in task.outputs().items() if path.is_dir())
+            folders = frozenset(name for name, path in task.output_files().items() if path.is_dir())
             staged.append(StagedTask(task, self.scratch.store, self.scratch.bucket, inputs, folders, f"{self.prefix}/out/{index}"))
         return staged
 
     def stage_out(self, task: FileTask, parcel: Parcel) -> None:
         """Download what a task's worker uploaded to where the task names its outputs."""
-        outputs = task.outputs()
+        outputs = task.output_files()
         for name, files in parcel.files.items():
             for key, relative in files:
                 target = outputs[name] / relative if relative else outputs[name]
