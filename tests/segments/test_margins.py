@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.detect.detections import Detections
 from veil.pipeline.segments import margins
+from veil.records import Detections
 from veil.track import FusionSettings, TemporalFusion
 
 

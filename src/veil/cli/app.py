@@ -16,7 +16,7 @@ from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
 from veil.errors import ConfigError, VeilError
 from veil.pipeline.engines import Engine
-from veil.pipeline.options import DEFAULT_DETECT_EVERY
+from veil.pipeline.schedule import DEFAULT_DETECT_EVERY
 from veil.service.cli import serve
 
 app = typer.Typer(

@@ -20,7 +20,7 @@ from veil.jobs.models import Job, OutputKeys
 from veil.media import probe
 from veil.pipeline import anonymize
 from veil.pipeline.engines import Engine
-from veil.results import VideoMetadata
+from veil.records import VideoMetadata
 from veil.storage import ObjectStore
 
 ProgressCallback = Callable[[int, int | None], None]

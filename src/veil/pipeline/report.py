@@ -14,7 +14,7 @@ class Report:
     source: Path
     output: Path
     frames: int = 0
-    detected_frames: int = 0  # frames the detectors looked at (veil.track.schedule)
+    detected_frames: int = 0  # frames the detectors looked at (veil.pipeline.schedule)
     cuts: int = 0  # frames found to start a new shot
     detections: dict[str, int] = field(default_factory=dict)  # seen by the detector, per class
     covered: dict[str, int] = field(default_factory=dict)  # covered regions incl. inferred, per class

@@ -23,8 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.detect import Detector, build_detectors
-from veil.detect.detections import Detections
+from veil.detect import Detector, DetectorSettings, build_detectors
 from veil.errors import ModelError, OutputError, VeilError
 from veil.files import staged_folders
 from veil.media import EncoderSettings, VideoFrame, VideoInfo, VideoReader, VideoWriter
@@ -32,11 +31,12 @@ from veil.media.orientation import boxes_to_display, boxes_to_stored, display_si
 from veil.pipeline.heap import pin_malloc_thresholds
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
+from veil.pipeline.schedule import LookSchedule, ScheduleSettings
 from veil.pipeline.segments import TRACK_IDS_PER_SEGMENT, Segment
 from veil.pipeline.stages import StageGroup
+from veil.records import DetectionLog, Detections, VideoMetadata
 from veil.redact import Redactor, expand_boxes, make_redactor
-from veil.results import DetectionLog, VideoMetadata
-from veil.track import FusionSettings, LookSchedule, ScheduleSettings, TemporalFusion
+from veil.track import FusionSettings, TemporalFusion
 
 CHANNEL_FRAMES = 4
 """Frames waiting between two stages. A few absorb the stages' jitter; each 1080p frame
@@ -69,15 +69,8 @@ def fusion_settings(settings: AnonymizeOptions) -> FusionSettings:
 
 
 def make_detectors(settings: AnonymizeOptions) -> list[Detector]:
-    return build_detectors(
-        settings.classes,
-        face_model=settings.face_model,
-        plate_model=settings.plate_model,
-        face_threshold=settings.face_threshold,
-        plate_threshold=settings.plate_threshold,
-        threads=settings.threads,
-        precision=settings.precision,
-    )
+    chosen = {name: getattr(settings, name) for name in DetectorSettings.model_fields}
+    return build_detectors(DetectorSettings(**{name: value for name, value in chosen.items() if value is not None}))
 
 
 def single_pass(
@@ -193,7 +186,7 @@ class VideoRun:
 
     def _detect_and_fuse(self, decoded, redact_queue, log: DetectionLog | None) -> None:  # type: ignore[no-untyped-def]
         fusion = TemporalFusion(fusion_settings(self.settings))
-        schedule = LookSchedule(ScheduleSettings(every=self.settings.detect_every))
+        schedule = LookSchedule(ScheduleSettings(detect_every=self.settings.detect_every))
         waiting: dict[int, VideoFrame] = {}
         # Fusion counts frames from 0; a segment's first decoded frame is its frame 0.
         offset = 0 if self.segment is None else self.segment.first

@@ -25,7 +25,7 @@ from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
 from veil.pipeline.run import ProgressCallback, StageTimer, VideoRun, fusion_settings, make_detectors
 from veil.pipeline.segments import MIN_SEGMENT_SECONDS, Segment, plan_segments
-from veil.results import VideoMetadata, merge_documents
+from veil.records import VideoMetadata, merge_documents
 
 
 def plan(info: VideoInfo, settings: AnonymizeOptions, remote: bool = False) -> list[Segment] | None:

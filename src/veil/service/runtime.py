@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from veil.detect import DetectorSettings
 from veil.jobs import Job, JobStore, WorkerPool
 from veil.jobs.engines import Engine, Scratch, make_engine
 from veil.service.images import ImageDetectors
@@ -51,11 +52,12 @@ class Service:
         pool = WorkerPool(
             jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine
         )
+        thresholds = {"face_threshold": settings.face_threshold, "plate_threshold": settings.plate_threshold}
         return cls(
             settings=settings,
             objects=objects,
             jobs=jobs,
-            images=ImageDetectors(face_threshold=settings.face_threshold, plate_threshold=settings.plate_threshold),
+            images=ImageDetectors(DetectorSettings(**{name: value for name, value in thresholds.items() if value is not None})),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
             engine=engine,

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from veil.detect.detections import CLASSES
 from veil.errors import ConfigError
+from veil.records import CLASSES
 
 DEFAULT_SUFFIXES = (".mov", ".mp4", ".m4v", ".mkv", ".avi")
 
