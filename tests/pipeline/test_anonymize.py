@@ -257,7 +257,8 @@ def test_a_custom_class_is_written_to_the_detections_as_a_custom_label_of_its_na
     labels = document["CustomLabels"]
     assert [label["FrameIndex"] for label in labels] == [0, 1, 2]
     assert {label["CustomLabel"]["Name"] for label in labels} == {"tattoo"}
-    assert labels[0]["CustomLabel"]["Geometry"]["BoundingBox"] == {"Width": 0.3125, "Height": 0.416667, "Left": 0.0625, "Top": 0.104167}
+    box = {"Width": 0.3125, "Height": 0.416667, "Left": 0.0625, "Top": 0.104167}  # (10, 10, 60, 50) in 160 x 96
+    assert labels[0]["CustomLabel"]["Geometry"]["BoundingBox"] == box
     assert [label["Source"] for label in labels] == ["seen", "inferred", "inferred"], "looked at frame 0 only"
     assert report.detections == {"tattoo": 1} and report.covered == {"tattoo": 3}
 

@@ -59,21 +59,27 @@ def test_custom_classes_are_custom_labels_with_their_own_name_and_survive_a_merg
     labels = [(label["FrameIndex"], label["CustomLabel"]["Name"]) for label in document["CustomLabels"]]
     assert labels == [(0, "tattoo"), (1, "vehicle_registration_plate"), (1, "tattoo")]
     assert document["CustomLabels"][0]["CustomLabel"]["Geometry"]["BoundingBox"] == {
-        "Width": 0.1, "Height": 0.1, "Left": 0.1, "Top": 0.1,
+        "Width": 0.1,
+        "Height": 0.1,
+        "Left": 0.1,
+        "Top": 0.1,
     }
 
 
 def test_video_metadata_reads_any_probed_video() -> None:
     assert VideoMetadata.from_info(Probed()).to_api() == {
-        "Codec": "h264", "DurationMillis": 2500, "Format": "mov,mp4,m4a,3gp,3g2,mj2",
-        "FrameRate": 29.97, "FrameHeight": 180, "FrameWidth": 320,
+        "Codec": "h264",
+        "DurationMillis": 2500,
+        "Format": "mov,mp4,m4a,3gp,3g2,mj2",
+        "FrameRate": 29.97,
+        "FrameHeight": 180,
+        "FrameWidth": 320,
     }
 
 
 def test_storage_and_records_load_no_model_runtime_media_library_or_s3_client() -> None:
     code = (
-        "import veil, veil.storage, veil.records; import sys; "
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+        f"import veil, veil.storage, veil.records; import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

@@ -42,16 +42,25 @@ class DetectorSettings(BaseModel):
         default=None, description="YOLOv8-style ONNX plate model; default: the one shipped in the `platedet` package"
     )
     face_threshold: float = Field(
-        default=DEFAULT_FACE_THRESHOLD, gt=0, lt=1, description="minimum face score 0-1; lower finds more faces, and more false ones"
+        default=DEFAULT_FACE_THRESHOLD,
+        gt=0,
+        lt=1,
+        description="minimum face score 0-1; lower finds more faces, and more false ones",
     )
     plate_threshold: float = Field(
-        default=DEFAULT_PLATE_THRESHOLD, gt=0, lt=1, description="minimum plate score 0-1; lower finds more plates, and more false ones"
+        default=DEFAULT_PLATE_THRESHOLD,
+        gt=0,
+        lt=1,
+        description="minimum plate score 0-1; lower finds more plates, and more false ones",
     )
     precision: Precision = Field(
-        default="int8", description="model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32"
+        default="int8",
+        description="model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32",
     )
     threads: int | None = Field(
-        default=None, ge=1, description="threads per model; default: all the cores this process may use, shared among the segments run at once"
+        default=None,
+        ge=1,
+        description="threads per model; default: all the cores this process may use, shared among the segments run at once",
     )
 
     @field_validator("classes", mode="before")

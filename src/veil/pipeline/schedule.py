@@ -51,17 +51,23 @@ class ScheduleSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     detect_every: int = Field(
-        default=DEFAULT_DETECT_EVERY, ge=1, description="run the detectors on every Nth frame, and on every cut or big change of "
-        "picture; the frames between are covered by tracking. 1 looks at every frame (slowest)",
+        default=DEFAULT_DETECT_EVERY,
+        ge=1,
+        description="run the detectors on every Nth frame, and on every cut or big change of picture; "
+        "the frames between are covered by tracking. 1 looks at every frame (slowest)",
     )
     cut_threshold: float = Field(
-        default=16.0, gt=0, json_schema_extra={"internal": True},
+        default=16.0,
+        gt=0,
+        json_schema_extra={"internal": True},
         description="a frame this different from the one before starts a new shot (a cut)",
     )
     """On the 1080p benchmark clip (benchmarks/speed.py --make-clip) the 19 changes of
     image differ by 24.6 to 53, frames within a shot (slow zoom and pan) by at most 5.9."""
     change_threshold: float = Field(
-        default=10.0, gt=0, json_schema_extra={"internal": True},
+        default=10.0,
+        gt=0,
+        json_schema_extra={"internal": True},
         description="a frame this different from the last frame looked at is looked at too",
     )
 

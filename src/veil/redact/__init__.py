@@ -3,4 +3,15 @@
 from veil.redact.settings import RedactSettings, Shape, Style
 from veil.redact.styles import STYLES, Blur, Mosaic, Redactor, Solid, expand_boxes, make_redactor
 
-__all__ = ["STYLES", "Blur", "Mosaic", "RedactSettings", "Redactor", "Shape", "Solid", "Style", "expand_boxes", "make_redactor"]
+__all__ = [
+    "STYLES",
+    "Blur",
+    "Mosaic",
+    "RedactSettings",
+    "Redactor",
+    "Shape",
+    "Solid",
+    "Style",
+    "expand_boxes",
+    "make_redactor",
+]

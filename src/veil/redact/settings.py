@@ -20,5 +20,9 @@ class RedactSettings(BaseModel):
     face_padding: float = Field(
         default=0.2, ge=0, le=2, description="grow face boxes by this fraction of their size on each side (hair, ears)"
     )
-    plate_padding: float = Field(default=0.1, ge=0, le=2, description="grow plate boxes by this fraction of their size on each side")
-    min_box_size: int = Field(default=12, ge=0, description="grow every covered region to at least this many pixels a side")
+    plate_padding: float = Field(
+        default=0.1, ge=0, le=2, description="grow plate boxes by this fraction of their size on each side"
+    )
+    min_box_size: int = Field(
+        default=12, ge=0, description="grow every covered region to at least this many pixels a side"
+    )

@@ -53,11 +53,12 @@ class Service:
             jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine
         )
         thresholds = {"face_threshold": settings.face_threshold, "plate_threshold": settings.plate_threshold}
+        detectors = DetectorSettings(**{name: value for name, value in thresholds.items() if value is not None})
         return cls(
             settings=settings,
             objects=objects,
             jobs=jobs,
-            images=ImageDetectors(DetectorSettings(**{name: value for name, value in thresholds.items() if value is not None})),
+            images=ImageDetectors(detectors),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
             engine=engine,

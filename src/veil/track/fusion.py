@@ -48,21 +48,32 @@ class FusionSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_gap: int = Field(
-        default=10, ge=0, description="keep covering an object through detector misses of up to this many frames "
+        default=10,
+        ge=0,
+        description="keep covering an object through detector misses of up to this many frames "
         "(plus the frames between looks)",
     )
     lead: int = Field(
-        default=4, ge=0, description="start covering this many frames before an object is first detected (plus the frames between looks)"
+        default=4,
+        ge=0,
+        description="start covering this many frames before an object is first detected (plus the frames between looks)",
     )
     trail: int = Field(
-        default=6, ge=0, description="keep covering this many frames after an object is last detected (plus the frames between looks)"
+        default=6,
+        ge=0,
+        description="keep covering this many frames after an object is last detected (plus the frames between looks)",
     )
     min_iou: float = Field(
-        default=0.2, ge=0, le=1, json_schema_extra={"internal": True},
+        default=0.2,
+        ge=0,
+        le=1,
+        json_schema_extra={"internal": True},
         description="a detection continues a track when its box overlaps the track's predicted box by this much (IoU)",
     )
     max_centre_distance: float = Field(
-        default=0.25, ge=0, json_schema_extra={"internal": True},
+        default=0.25,
+        ge=0,
+        json_schema_extra={"internal": True},
         description="or when its centre is this near, per frame since the track was last seen, "
         "in units of the larger side of the track's last box",
     )
