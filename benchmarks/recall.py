@@ -100,9 +100,9 @@ def fmt_buckets(hit: np.ndarray, total: np.ndarray) -> str:
 
 def run_images(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT / "src"))
-    from veil.detect import build_detectors
+    from veil.detect import DetectorSettings, build_detectors
 
-    detectors = {d.class_name: d for d in build_detectors(("face", "plate"), threads=args.threads)}
+    detectors = {d.class_name: d for d in build_detectors(DetectorSettings(threads=args.threads))}
     results = {}
     for name in args.sets:
         items = load_set(SETS[name], args.limit)

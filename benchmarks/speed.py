@@ -59,7 +59,7 @@ print(json.dumps({"frames": n}))
 PREPARE_MODELS = """
 import time, veil.detect
 start = time.perf_counter()
-veil.detect.build_detectors(["face", "plate"])
+veil.detect.build_detectors(veil.detect.DetectorSettings())
 print(f"veil's int8 models ready (built or found in the cache) in {time.perf_counter() - start:.1f} s")
 """
 

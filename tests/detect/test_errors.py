@@ -3,17 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.detect.centerface import DEFAULT_FACE_THRESHOLD
 from veil.detect import (
-    FACE,
-    PLATE,
     CenterFaceDetector,
+    DetectorSettings,
     YoloPlateDetector,
     build_detectors,
     default_model_path,
     load_session,
 )
+from veil.detect.centerface import DEFAULT_FACE_THRESHOLD
 from veil.errors import ConfigError, ModelError
+from veil.records import FACE, PLATE
 
 DETECTORS = [CenterFaceDetector, YoloPlateDetector]
 
@@ -113,10 +113,13 @@ def test_non_finite_scores_raise_model_error(detectors, monkeypatch):
 
 
 def test_build_detectors():
-    face, plate = build_detectors([FACE, PLATE, FACE], face_threshold=0.4, plate_threshold=0.6, threads=1)
+    settings = DetectorSettings(classes=(FACE, PLATE, FACE), face_threshold=0.4, plate_threshold=0.6, threads=1)
+    face, plate = build_detectors(settings)
     assert isinstance(face, CenterFaceDetector) and face.threshold == 0.4
     assert isinstance(plate, YoloPlateDetector) and plate.threshold == 0.6
-    (default,) = build_detectors([FACE])
+    (default,) = build_detectors(DetectorSettings(classes="face"))
     assert default.threshold == DEFAULT_FACE_THRESHOLD
+    with pytest.raises(ValueError, match="unknown class 'car'"):
+        DetectorSettings(classes=("car",))
     with pytest.raises(ConfigError, match="unknown class 'car'"):
-        build_detectors(["car"])
+        settings.model_of("car")

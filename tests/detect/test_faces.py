@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from veil.detect import FACE, CenterFaceDetector, Detector, default_model_path
+from veil.detect import CenterFaceDetector, Detector, default_model_path
+from veil.records import FACE
 
 from detect_helpers import ASTRONAUT_FACE, iou
 from veil.samples import skimage_photo

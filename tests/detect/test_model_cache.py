@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.detect import PLATE, YoloPlateDetector, default_model_path
+from veil.detect import YoloPlateDetector, default_model_path
+from veil.records import PLATE
 from veil.errors import ModelError
 
 

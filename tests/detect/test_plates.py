@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from veil.detect import PLATE, Detector, YoloPlateDetector, default_model_path
+from veil.detect import Detector, YoloPlateDetector, default_model_path
+from veil.records import PLATE
 
 from detect_helpers import iou
 from veil.samples import render_plate, skimage_photo

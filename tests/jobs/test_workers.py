@@ -15,10 +15,10 @@ import pytest
 from veil.pipeline import AnonymizeOptions
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
-from veil.detect.detections import Detections
 from veil.errors import ModelError
 from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_job
 from veil.media import probe
+from veil.records import Detections
 from veil.storage import LocalStore, ObjectStore, S3Store
 
 OPTIONS = AnonymizeOptions.build(classes="face", threads=1)

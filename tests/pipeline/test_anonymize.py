@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import veil
-from veil.detect import Detections, build_detectors
-from veil.media import VideoReader, probe
-from veil.samples import sample_frame
 from tests.media_factory import make_clip, psnr
+from veil.detect import DetectorSettings, build_detectors
+from veil.media import VideoReader, probe
+from veil.records import Detections
+from veil.samples import sample_frame
 
 FACE_SCENE = (320, 192)
 
@@ -22,7 +23,7 @@ FACE_SCENE = (320, 192)
 @pytest.fixture(scope="module")
 def face_detector():  # type: ignore[no-untyped-def]
     """The real default face model, loaded once for the module."""
-    return build_detectors(["face"])
+    return build_detectors(DetectorSettings(classes=("face",)))
 
 
 def scene(size: tuple[int, int] = FACE_SCENE, frames: int = 12):  # type: ignore[no-untyped-def]
@@ -245,6 +246,21 @@ def test_boxes_of_any_class_from_a_custom_detector_are_covered(tmp_path: Path) -
     for (_, before), (_, after) in zip(decode(plain), decode(covered)):
         assert after[15:45, 15:55].max() < 40, "the tattoo region is blacked out"
         assert psnr(after[60:, 80:], before[60:, 80:]) > 35
+
+
+def test_a_custom_class_is_written_to_the_detections_as_a_custom_label_of_its_name(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", size=(160, 96), frames=3)
+    path = tmp_path / "detections.json"
+    report = veil.anonymize(source, tmp_path / "out.mp4", detectors=[TattooDetector()], detections_path=path)
+    document = json.loads(path.read_text())
+    assert document["Faces"] == []
+    labels = document["CustomLabels"]
+    assert [label["FrameIndex"] for label in labels] == [0, 1, 2]
+    assert {label["CustomLabel"]["Name"] for label in labels} == {"tattoo"}
+    box = {"Width": 0.3125, "Height": 0.416667, "Left": 0.0625, "Top": 0.104167}  # (10, 10, 60, 50) in 160 x 96
+    assert labels[0]["CustomLabel"]["Geometry"]["BoundingBox"] == box
+    assert [label["Source"] for label in labels] == ["seen", "inferred", "inferred"], "looked at frame 0 only"
+    assert report.detections == {"tattoo": 1} and report.covered == {"tattoo": 3}
 
 
 class FlakyDetector:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.segments.fakes import ColourSquares, FailsOnMarker
-from veil.detect.detections import Detections
+from veil.records import Detections
 from veil.storage import LocalStore, ObjectInfo
 
 

@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from veil.detect.detections import Detections
+from veil.records import Detections
 from veil.samples import sample_frame
 
 RATE = 25

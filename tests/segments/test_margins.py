@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.detect.detections import Detections
+from veil.records import Detections
 from veil.parallel.plan import margins
 from veil.track import FusionSettings, TemporalFusion
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 import veil
@@ -12,6 +14,7 @@ from veil.errors import ModelError
 from veil.media import index_packets, probe
 from veil.parallel.pool import LocalEngine
 from veil.parallel.plan import margins, plan_segments
+from veil.records import Detections
 from veil.track import FusionSettings
 from tests.segments.compare import assert_same_as_single_pass, audio_seconds, single_pass_reference, timestamps
 from tests.segments.fakes import DiesOnMarker, FailsOnMarker, detectors, write_clip
@@ -136,3 +139,26 @@ def test_dead_worker_fails_the_run_and_leaves_nothing(short_clip, engine, tmp_pa
     assert list(tmp_path.iterdir()) == []
     report = veil.anonymize(source, output, detectors=detectors(), segment_seconds=2.0, jobs=2, engine=engine)
     assert report.frames == 100
+
+
+class TattooDetector:
+    """A custom detector: one box of its own class on every frame it is shown."""
+
+    class_name = "tattoo"
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.of_class(np.array([[40, 30, 90, 70]], np.float32), np.array([0.8], np.float32), "tattoo")
+
+
+def test_a_custom_class_is_in_the_joined_detections_as_in_a_single_pass(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "in.mp4", seconds=2.0)
+    documents = []
+    for name, extra in (("single", {}), ("segmented", {"segment_seconds": 1.0})):
+        path = tmp_path / f"{name}.json"
+        output = tmp_path / f"{name}.mp4"
+        report = veil.anonymize(source, output, detectors=[TattooDetector()], detections_path=path, **extra)
+        assert ("stitch" in report.timings) == (name == "segmented"), "two segments, joined"
+        documents.append(json.loads(path.read_text()))
+    single, segmented = ([{k: v for k, v in r.items() if k != "TrackId"} for r in d["CustomLabels"]] for d in documents)
+    assert len(single) == 50 and {r["CustomLabel"]["Name"] for r in single} == {"tattoo"}
+    assert segmented == single, "the same records, TrackId aside (it restarts per segment)"

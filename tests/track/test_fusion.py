@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.detect.detections import Detections
+from veil.records import Detections
 from veil.track import FusionSettings, TemporalFusion
 
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from veil.detect.detections import Detections
 from veil.errors import ModelError, first_line
+from veil.records import Detections
 
 
 @runtime_checkable
@@ -42,7 +42,7 @@ def run_session(
 ) -> list[np.ndarray]:
     """``session.run`` with every failure turned into ModelError (fail closed)."""
     try:
-        outputs = session.run(None, feed)
+        outputs: list[np.ndarray] = session.run(None, feed)
     except Exception as exc:
         raise ModelError(f"model {name} failed on a frame: {first_line(exc)}") from exc
     return outputs
@@ -55,7 +55,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     xywh = np.empty_like(boxes, dtype=np.float32)
     xywh[:, :2] = boxes[:, :2]
     xywh[:, 2:] = boxes[:, 2:] - boxes[:, :2]
-    keep = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(iou))
+    # OpenCV's stubs name sequences; it takes (n, 4) and (n,) arrays alike.
+    keep = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(iou))  # type: ignore[arg-type]
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
-from veil.detect.detections import FACE, Detections
-from veil.detect.optimize import Precision, prepared_model, prune
+from veil.detect.optimize import prepared_model, prune
+from veil.detect.settings import DEFAULT_FACE_THRESHOLD, Precision
 from veil.detect.weights import check_file, default_model_path, load_session
 from veil.errors import ModelError, first_line
+from veil.records import FACE, Detections
 from veil.samples import calibration_photos
 
 STRIDE = 4  # the output maps are 1/4 of the input
@@ -22,10 +23,6 @@ NMS_IOU = 0.3
 QUANTIZABLE_OPSET = 13
 # Output channels in graph order: heatmap, scale (log h, log w), offset (y, x), landmarks.
 _CHANNELS = (1, 2, 2, 10)
-
-
-DEFAULT_FACE_THRESHOLD = 0.1
-"""Measured on the dev faces (benchmarks/eval_detectors.py): 16-32 px recall 0.71 vs 0.61 at 0.2."""
 
 
 class CenterFaceDetector:
@@ -195,6 +192,7 @@ def _float_graph(path: Path) -> bytes:
         prune(model, [output.name for output in model.graph.output])
         if model.opset_import[0].version < QUANTIZABLE_OPSET:
             model = version_converter.convert_version(model, QUANTIZABLE_OPSET)
-        return model.SerializeToString()
+        serialized: bytes = model.SerializeToString()
+        return serialized
     except Exception as exc:
         raise ModelError(f"cannot load model {path}: {first_line(exc)}") from exc

@@ -27,16 +27,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from veil.detect.settings import PRECISIONS, Precision
 from veil.detect.weights import check_file
 from veil.errors import ModelError, first_line
 from veil.files import atomic_path
 
-Precision = Literal["int8", "fp32"]
-PRECISIONS: tuple[str, ...] = ("int8", "fp32")
 RECIPE_VERSION = 1
 """Bump when the preparation changes, so caches built by older versions are not reused."""
 
@@ -144,7 +142,7 @@ def _quantize(graph: bytes, output: Path, calibration: Feeds) -> None:
 
     input_name = onnx.load_from_string(graph).graph.input[0].name
 
-    class Reader(CalibrationDataReader):
+    class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type hints
         def __init__(self) -> None:
             self._blobs = calibration()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from veil.detect.detections import FACE, PLATE
 from veil.errors import ModelError, first_line
+from veil.records import FACE, PLATE
 
 # class name -> (distribution, file name inside it)
 _DEFAULT_WEIGHTS = {

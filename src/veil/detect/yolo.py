@@ -9,22 +9,17 @@ import cv2
 import numpy as np
 
 from veil.detect.base import check_image, finish, nms, run_session
-from veil.detect.detections import PLATE, Detections
-from veil.detect.optimize import Precision, prepared_model, prune
+from veil.detect.optimize import prepared_model, prune
+from veil.detect.settings import DEFAULT_PLATE_THRESHOLD, Precision
 from veil.detect.weights import check_file, default_model_path, load_session
 from veil.errors import ModelError, first_line
+from veil.records import PLATE, Detections
 from veil.samples import calibration_photos
 
 PAD_VALUE = 114  # Ultralytics' letterbox grey
 ALIGN = 32  # the largest stride: input sides must be multiples of it
 REG_MAX = 16  # distribution bins per box side in a YOLOv8 head
 BOX_CHANNELS = 4 * REG_MAX
-
-DEFAULT_PLATE_THRESHOLD = 0.1
-"""Recall first. int8 model, 640 + 960 passes: dev plate recall 0.968 at 0.1, 0.2 and
-0.25 alike, but the toll-booth clip has a plate found in 70 of 85 sampled frames at 0.1
-(68 at 0.2) and the rendered plate of veil's sample clip scores 0.05-0.5. The price:
-on 30 dev face images, false plate boxes cover 0.16 % of the picture (0.05 % at 0.2)."""
 
 DEFAULT_PLATE_SIDES = (640, 960)
 """Each frame is seen twice: shrunk to 640 px on the long side, the export's own
@@ -187,7 +182,8 @@ def _head_graph(path: Path) -> bytes:
         onnx.checker.check_model(model)
     except Exception as exc:
         raise ModelError(f"{where} ({first_line(exc, 200)})") from exc
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 def _to_float32(model) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from veil.jobs.models import Job, OutputKeys
 from veil.media import probe
 from veil.parallel import Engine, anonymize
 from veil.pipeline import AnonymizeOptions
-from veil.results import VideoMetadata
+from veil.records import VideoMetadata
 from veil.storage import ObjectStore
 
 ProgressCallback = Callable[[int, int | None], None]

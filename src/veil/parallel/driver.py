@@ -16,17 +16,16 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from veil.detect import Detector
+from veil.detect import POOL, Detector
 from veil.errors import VeilError
 from veil.files import PublishGroup, scratch_folder
 from veil.media import VideoInfo, join_segments, probe
 from veil.parallel.engines import Engine, EngineChoice, open_engine
 from veil.parallel.plan import plan
 from veil.pipeline import AnonymizeOptions, Report
-from veil.pipeline.options import build_detectors
 from veil.pipeline.run import ProgressCallback, RunOutputs, StageTimer, VideoRun
 from veil.pipeline.segment import Segment
-from veil.results import VideoMetadata, merge_documents
+from veil.records import VideoMetadata, merge_documents
 
 
 def anonymize(
@@ -97,7 +96,7 @@ def _run_here(
     detectors: Sequence[Detector] | None,
     progress: ProgressCallback | None,
 ) -> Report:
-    chosen = list(detectors) if detectors is not None else build_detectors(options.detector)
+    chosen = list(detectors) if detectors is not None else POOL.detectors(options.detector)
     return VideoRun(info, options, chosen, segment, progress).execute(outputs)
 
 
@@ -109,7 +108,7 @@ class SegmentTask:
     options: AnonymizeOptions
     segment: Segment
     outputs: RunOutputs
-    detectors: tuple[Detector, ...] | None  # None: the default detectors, loaded once per process
+    detectors: tuple[Detector, ...] | None  # None: the default detectors, from this process's pool
 
     # What a remote engine moves (see veil.parallel.engines.FileTask).
 
@@ -134,7 +133,7 @@ class SegmentTask:
 
 def run_segment(task: SegmentTask) -> Report:
     """Anonymize one segment into its part (the function engines run)."""
-    detectors = list(task.detectors) if task.detectors is not None else default_detectors(task.options.detector)
+    detectors = list(task.detectors) if task.detectors is not None else POOL.detectors(task.options.detector)
     return VideoRun(task.info, task.options, detectors, task.segment).execute(task.outputs)
 
 
@@ -198,13 +197,3 @@ def _join(
         merge_documents(parts, outputs.detections, VideoMetadata.from_info(info))
     videos = [task.outputs.video for task in tasks]
     join_segments(videos, outputs.video, info, options.encoder.keep_metadata, expected_packets=frames)
-
-
-_LOADED: dict[object, list[Detector]] = {}
-
-
-def default_detectors(settings: object) -> list[Detector]:
-    """The default detectors for these settings, loaded once per process."""
-    if settings not in _LOADED:
-        _LOADED[settings] = build_detectors(settings)
-    return _LOADED[settings]

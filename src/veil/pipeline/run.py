@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 
 from veil.detect import Detector
-from veil.detect.detections import Detections
 from veil.errors import ModelError, OutputError, VeilError
 from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
@@ -33,9 +32,10 @@ from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel, StageGroup
+from veil.pipeline.schedule import LookSchedule
+from veil.records import DetectionLog, Detections, VideoMetadata
 from veil.redact import Redactor, expand_boxes, make_redactor
-from veil.results import DetectionLog, VideoMetadata
-from veil.track import LookSchedule, ScheduleSettings, TemporalFusion
+from veil.track import TemporalFusion
 
 CHANNEL_FRAMES = 4
 """Frames waiting between two stages. A few absorb the stages' jitter; each 1080p frame
@@ -160,7 +160,7 @@ class VideoRun:
 
     def _detect_and_fuse(self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None) -> None:
         fusion = TemporalFusion(self.options.widened_fusion())
-        schedule = LookSchedule(ScheduleSettings(every=self.options.schedule.detect_every))
+        schedule = LookSchedule(self.options.schedule)
         waiting: dict[int, VideoFrame] = {}
         offset = self.segment.first  # fusion counts frames from 0: the segment's first decoded frame
 

@@ -7,12 +7,11 @@ pixels. They know nothing of where the boxes came from.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
 
 import cv2
 import numpy as np
 
-Shape = Literal["box", "ellipse"]
+from veil.redact.settings import Shape
 
 
 def expand_boxes(boxes: np.ndarray, padding: float, min_size: float, frame_size: tuple[int, int]) -> np.ndarray:

@@ -1,14 +1,14 @@
-"""Detection on single images for DetectFaces and DetectCustomLabels: models loaded once per process."""
+"""Detection on single images for DetectFaces and DetectCustomLabels, with the process's shared detectors."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from veil.detect import FACE, PLATE, Detections, Detector, build_detectors
+from veil.detect import POOL, DetectorPool, DetectorSettings
+from veil.records import CLASSES, Detections
 from veil.service.errors import InvalidImageFormatException
 
 
@@ -21,28 +21,18 @@ def decode_image(data: bytes) -> np.ndarray:
 
 
 class ImageDetectors:
-    """One face and one plate detector, built on first use and shared by every request.
+    """The face and plate detectors of ``settings`` from ``pool``, loaded on first use.
 
-    A detector runs one image at a time (its lock); the two classes run in parallel.
+    A detector runs one image at a time (its lock), so concurrent requests do
+    not oversubscribe the cores each model already uses; the two classes run in
+    parallel.
     """
 
-    def __init__(self, *, face_threshold: float | None = None, plate_threshold: float | None = None, threads: int | None = None) -> None:
-        self._options = {"face_threshold": face_threshold, "plate_threshold": plate_threshold, "threads": threads}
-        self._detectors: dict[str, Detector] = {}
-        self._locks = {FACE: threading.Lock(), PLATE: threading.Lock()}
-
-    def _detector(self, class_name: str) -> Detector:
-        """The detector of ``class_name``; the caller holds its lock."""
-        if class_name not in self._detectors:
-            (self._detectors[class_name],) = build_detectors([class_name], **self._options)
-        return self._detectors[class_name]
+    def __init__(self, settings: DetectorSettings, pool: DetectorPool = POOL) -> None:
+        self.settings = settings
+        self._pool = pool
+        self._locks = {name: threading.Lock() for name in CLASSES}
 
     def detect(self, class_name: str, image: np.ndarray) -> Detections:
         with self._locks[class_name]:
-            return self._detector(class_name).detect(image)
-
-    def warm_up(self, classes: Sequence[str]) -> None:
-        """Load the models now rather than on the first request."""
-        for name in classes:
-            with self._locks[name]:
-                self._detector(name)
+            return self._pool.detector(self.settings, class_name).detect(image)

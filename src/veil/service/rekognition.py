@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from veil.detect import FACE, PLATE
 from veil.jobs import Job, JobState
-from veil.results import PLATE_LABEL, bounding_box
+from veil.records import FACE, PLATE, PLATE_LABEL, bounding_box
 from veil.service.errors import (
     IdempotentParameterMismatchException,
     ImageTooLargeException,

@@ -47,15 +47,16 @@ class Service:
                 "ray", settings.jobs, address=settings.ray_address,
                 scratch=Scratch(spec_of(objects), settings.scratch_bucket), attempts=settings.max_attempts,
             )
+        options = settings.anonymize_options()
         pool = WorkerPool(
             jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds,
-            options=settings.anonymize_options(), write_frames=settings.write_frames, engine=engine,
+            options=options, write_frames=settings.write_frames, engine=engine,
         )
         return cls(
             settings=settings,
             objects=objects,
             jobs=jobs,
-            images=ImageDetectors(face_threshold=settings.face_threshold, plate_threshold=settings.plate_threshold),
+            images=ImageDetectors(options.detector),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
             engine=engine,

@@ -121,9 +121,10 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
             raise ValueError("VEIL_SOURCE_BUCKET and VEIL_OUTPUT_BUCKET must differ (outputs would start new jobs)")
         if self.scratch_bucket in (self.source_bucket, self.output_bucket):
             raise ValueError("VEIL_SCRATCH_BUCKET must differ from the source and output buckets (parts would start jobs or be published)")
-        if self.face_threshold is None and self.face_min_confidence is not None:
+        given = self.model_fields_set  # veil's own names win over the legacy ones
+        if "face_threshold" not in given and self.face_min_confidence is not None:
             self.face_threshold = self.face_min_confidence / 100
-        if self.plate_threshold is None and self.license_plate_min_confidence is not None:
+        if "plate_threshold" not in given and self.license_plate_min_confidence is not None:
             self.plate_threshold = self.license_plate_min_confidence / 100
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"

@@ -7,16 +7,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from veil._lazy import lazy_exports
 from veil.storage.base import ObjectInfo, ObjectStore
 from veil.storage.local import LocalStore
-from veil.storage.s3 import S3Store
 from veil.storage.spec import LocalStoreSpec, S3StoreSpec, StoreSpec, spec_of
+
+if TYPE_CHECKING:
+    from veil.storage.s3 import S3Store
 
 __all__ = [
     "LocalStore", "LocalStoreSpec", "ObjectInfo", "ObjectStore", "S3Store", "S3StoreSpec", "StoreSpec", "open_store", "spec_of",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {"S3Store": "veil.storage.s3"})  # boto3 loads with the first S3 store
 
 
 def open_store(settings: Any) -> ObjectStore:
@@ -27,5 +32,7 @@ def open_store(settings: Any) -> ObjectStore:
     """
     endpoint = getattr(settings, "s3_endpoint", None)
     if endpoint:
+        from veil.storage.s3 import S3Store
+
         return S3Store(str(endpoint), getattr(settings, "s3_region", None))
     return LocalStore(Path(settings.data_dir))

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from veil.errors import ConfigError
 from veil.storage.base import ObjectStore
 from veil.storage.local import LocalStore
-from veil.storage.s3 import S3Store
+
+if TYPE_CHECKING:
+    from veil.storage.s3 import S3Store
 
 
 class StoreSpec(Protocol):
@@ -44,6 +46,8 @@ class S3StoreSpec:
     region: str | None = None
 
     def open(self) -> S3Store:
+        from veil.storage.s3 import S3Store  # boto3 loads only where an S3 store is opened
+
         return S3Store(self.endpoint_url, self.region)
 
 
@@ -51,6 +55,8 @@ def spec_of(store: ObjectStore) -> LocalStoreSpec | S3StoreSpec:
     """The spec that opens ``store`` elsewhere (an S3 store's explicit credentials are not carried)."""
     if isinstance(store, LocalStore):
         return LocalStoreSpec(str(Path(store.root).resolve()))
+    from veil.storage.s3 import S3Store
+
     if isinstance(store, S3Store):
         return S3StoreSpec(store.endpoint_url, store.client.meta.region_name)
     raise ConfigError(f"a {type(store).__name__} cannot be opened by other processes; use a LocalStore or an S3Store")

@@ -1,6 +1,5 @@
-"""Fusing detections over time: association, gap filling, lead and trail; when to look."""
+"""Fusing detections over time: association, gap filling, lead and trail."""
 
 from veil.track.fusion import FusionSettings, TemporalFusion
-from veil.track.schedule import Look, LookSchedule, ScheduleSettings
 
-__all__ = ["FusionSettings", "Look", "LookSchedule", "ScheduleSettings", "TemporalFusion"]
+__all__ = ["FusionSettings", "TemporalFusion"]

@@ -17,7 +17,7 @@ ahead:
 * a cut (a new shot) ends every track: nothing associates across it, and no
   coverage reaches over it (a box from the last shot would only hide picture).
 
-Frames the detectors did not look at (veil.track.schedule) are pushed as
+Frames the detectors did not look at (veil.pipeline.schedule) are pushed as
 ``None``: they add no sighting and end no track; the pipeline widens
 ``max_gap``, ``lead`` and ``trail`` by the frames between looks.
 
@@ -34,28 +34,49 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import linear_sum_assignment
 
-from veil.detect.detections import Detections
-
+from veil.records import Detections
 
 _NO_MATCH = 1e6  # the cost of an ineligible pair: larger than any real one
 
 
-@dataclass(frozen=True)
-class FusionSettings:
-    """How far fusion reaches in time, in frames."""
+class FusionSettings(BaseModel):
+    """How far fusion reaches in time, in frames, and what counts as the same object."""
 
-    max_gap: int = 10
-    lead: int = 4
-    trail: int = 6
-    min_iou: float = 0.2
-    max_centre_distance: float = 0.25  # per frame elapsed, in units of the larger side of the last box
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        for name in ("max_gap", "lead", "trail"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"FusionSettings.{name} must be >= 0")
+    max_gap: int = Field(
+        default=10,
+        ge=0,
+        description="keep covering an object through detector misses of up to this many frames "
+        "(plus the frames between looks)",
+    )
+    lead: int = Field(
+        default=4,
+        ge=0,
+        description="start covering this many frames before an object is first detected (plus the frames between looks)",
+    )
+    trail: int = Field(
+        default=6,
+        ge=0,
+        description="keep covering this many frames after an object is last detected (plus the frames between looks)",
+    )
+    min_iou: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        json_schema_extra={"internal": True},
+        description="a detection continues a track when its box overlaps the track's predicted box by this much (IoU)",
+    )
+    max_centre_distance: float = Field(
+        default=0.25,
+        ge=0,
+        json_schema_extra={"internal": True},
+        description="or when its centre is this near, per frame since the track was last seen, "
+        "in units of the larger side of the track's last box",
+    )
 
     @property
     def horizon(self) -> int:
@@ -92,7 +113,8 @@ class _Track:
             return self.last.box
         before, after = self.sightings[-2], self.sightings[-1]
         velocity = (after.box - before.box) / max(after.frame - before.frame, 1)
-        return self.last.box + velocity * (frame - after.frame)
+        predicted: np.ndarray = self.last.box + velocity * (frame - after.frame)
+        return predicted
 
     def coverage(self, frame: int, settings: FusionSettings) -> tuple[np.ndarray, float, bool] | None:
         """The box covering this track in ``frame``: (box, score, seen) or None."""
@@ -126,7 +148,8 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
     area = np.prod(box[2:] - box[:2])
     areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return intersection / np.maximum(area + areas - intersection, 1e-6)
+    iou: np.ndarray = intersection / np.maximum(area + areas - intersection, 1e-6)
+    return iou
 
 
 def _centre_distance(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -134,7 +157,8 @@ def _centre_distance(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     centre = (box[:2] + box[2:]) / 2
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     scale = max(float(np.max(box[2:] - box[:2])), 1.0)
-    return np.linalg.norm(centres - centre, axis=1) / scale
+    distance: np.ndarray = np.linalg.norm(centres - centre, axis=1) / scale
+    return distance
 
 
 class TemporalFusion:

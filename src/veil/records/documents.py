@@ -3,26 +3,41 @@
 Boxes are written as the hosted API wrote them: ``BoundingBox`` with ``Left``,
 ``Top``, ``Width`` and ``Height`` as fractions of the displayed frame,
 ``Confidence`` 0-100, ``Timestamp`` in milliseconds. Faces follow
-``GetFaceDetection``'s ``Faces[]``; plates follow ``DetectCustomLabels``'
-``CustomLabels[]`` with the label ``vehicle_registration_plate``. veil adds
-``FrameIndex``, ``TrackId`` and ``Source`` (``seen`` by the detector or
-``inferred`` by temporal fusion).
+``GetFaceDetection``'s ``Faces[]``; every other class follows
+``DetectCustomLabels``' ``CustomLabels[]``: plates with the label
+``vehicle_registration_plate``, a custom detector's class with its own name
+(``tattoo``). veil adds ``FrameIndex``, ``TrackId`` and ``Source`` (``seen`` by
+the detector or ``inferred`` by temporal fusion).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any, Protocol
 
-from veil.detect.detections import FACE, PLATE, Detections
 from veil.files import atomic_path
-from veil.media import VideoInfo
+from veil.records.detections import FACE, PLATE, Detections
 
 PLATE_LABEL = "vehicle_registration_plate"
+FACES = "Faces"
+CUSTOM_LABELS = "CustomLabels"
+SECTIONS = (FACES, CUSTOM_LABELS)
+"""The lists of a detections document, in the order they are written."""
+
+
+def label_of(class_name: str) -> str:
+    """The custom label a class is written as: plates keep the replaced API's name, other classes their own."""
+    return PLATE_LABEL if class_name == PLATE else class_name
+
+
+def section_of(class_name: str) -> str:
+    """The list of the document that holds records of ``class_name``."""
+    return FACES if class_name == FACE else CUSTOM_LABELS
 
 
 def bounding_box(box: tuple[float, float, float, float], frame_size: tuple[int, int]) -> dict[str, float]:
@@ -37,6 +52,21 @@ def bounding_box(box: tuple[float, float, float, float], frame_size: tuple[int, 
     }
 
 
+class ProbedVideo(Protocol):
+    """What :meth:`VideoMetadata.from_info` reads of a probed video (``veil.media.VideoInfo`` has it)."""
+
+    @property
+    def codec(self) -> str: ...
+    @property
+    def format_name(self) -> str: ...
+    @property
+    def average_rate(self) -> Fraction | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
+    @property
+    def display_size(self) -> tuple[int, int]: ...
+
+
 @dataclass(frozen=True)
 class VideoMetadata:
     """What the job API reports about a video (``VideoMetadata``)."""
@@ -49,7 +79,7 @@ class VideoMetadata:
     frame_height: int
 
     @classmethod
-    def from_info(cls, info: VideoInfo) -> VideoMetadata:
+    def from_info(cls, info: ProbedVideo) -> VideoMetadata:
         """The metadata of a probed video; sizes are the displayed (rotated) ones."""
         width, height = info.display_size
         rate = float(info.average_rate) if info.average_rate else 0.0
@@ -73,7 +103,9 @@ class VideoMetadata:
         }
 
 
-def frame_records(frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]) -> list[tuple[str, dict[str, Any]]]:
+def frame_records(
+    frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]
+) -> list[tuple[str, dict[str, Any]]]:
     """The API records of one frame's detections, as ``(class, record)`` pairs."""
     records = []
     for i in range(len(detections)):
@@ -83,7 +115,8 @@ def frame_records(frame_index: int, timestamp_ms: int, detections: Detections, f
         if class_name == FACE:
             body: dict[str, Any] = {"Face": {"BoundingBox": geometry, "Confidence": confidence}}
         else:
-            body = {"CustomLabel": {"Name": PLATE_LABEL, "Confidence": confidence, "Geometry": {"BoundingBox": geometry}}}
+            label = {"Name": label_of(class_name), "Confidence": confidence, "Geometry": {"BoundingBox": geometry}}
+            body = {"CustomLabel": label}
         record = {
             "Timestamp": timestamp_ms,
             "FrameIndex": frame_index,
@@ -98,25 +131,23 @@ def frame_records(frame_index: int, timestamp_ms: int, detections: Detections, f
 class DetectionLog:
     """Collects every detection of a video without holding them in memory.
 
-    Records are spooled as JSON lines to temporary files (one per class) and
-    assembled into the final document by :meth:`write`, so a long video's
-    detections cost disk, not RAM.
+    Records are spooled as JSON lines to temporary files (one per list of the
+    document) and assembled into the final document by :meth:`write`, so a long
+    video's detections cost disk, not RAM.
     """
-
-    _KEYS = {FACE: "Faces", PLATE: "CustomLabels"}
 
     def __init__(self) -> None:
         self._spools: dict[str, IO[str]] = {
-            name: tempfile.TemporaryFile("w+", encoding="utf-8") for name in self._KEYS
+            section: tempfile.TemporaryFile("w+", encoding="utf-8") for section in SECTIONS
         }
 
     def add(self, frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]) -> None:
         for class_name, record in frame_records(frame_index, timestamp_ms, detections, frame_size):
-            self._spools[class_name].write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._spools[section_of(class_name)].write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def write(self, path: str | Path, metadata: VideoMetadata) -> None:
         """Write the whole document atomically to ``path``."""
-        _write_document(path, metadata, {key: self._spooled(self._spools[name]) for name, key in self._KEYS.items()})
+        _write_document(path, metadata, {section: self._spooled(spool) for section, spool in self._spools.items()})
 
     @staticmethod
     def _spooled(spool: IO[str]) -> Callable[[], Iterator[str]]:
@@ -157,10 +188,12 @@ def merge_documents(parts: Sequence[Path | None], path: str | Path, metadata: Vi
 
         return read
 
-    _write_document(path, metadata, {key: records(key) for key in DetectionLog._KEYS.values()})
+    _write_document(path, metadata, {section: records(section) for section in SECTIONS})
 
 
-def _write_document(path: str | Path, metadata: VideoMetadata, sections: dict[str, Callable[[], Iterator[str]]]) -> None:
+def _write_document(
+    path: str | Path, metadata: VideoMetadata, sections: dict[str, Callable[[], Iterator[str]]]
+) -> None:
     """Write ``{"VideoMetadata": ..., KEY: [records...], ...}`` atomically, streaming the records."""
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
         out.write('{"VideoMetadata":' + json.dumps(metadata.to_api()))

