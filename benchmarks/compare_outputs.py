@@ -60,7 +60,14 @@ def video_fingerprint(path: Path) -> dict[str, Any]:
                 rotation, pix_fmt = int(getattr(frame, "rotation", 0) or 0) % 360, frame.format.name
             pts.append(frame.pts)
             hashes.append(hashlib.sha256(np.ascontiguousarray(planes(frame)).tobytes()).hexdigest()[:32])
-    return {"frames": len(pts), "time_base": time_base, "pts": pts, "pixels": hashes, "rotation": rotation, "pix_fmt": pix_fmt}
+    return {
+        "frames": len(pts),
+        "time_base": time_base,
+        "pts": pts,
+        "pixels": hashes,
+        "rotation": rotation,
+        "pix_fmt": pix_fmt,
+    }
 
 
 def audio_fingerprint(path: Path) -> list[dict[str, Any]]:
@@ -74,26 +81,42 @@ def audio_fingerprint(path: Path) -> list[dict[str, Any]]:
                 packets += 1
                 duration += packet.duration or 0
                 digest.update(bytes(packet))
-            streams.append({
-                "codec": stream.codec_context.name,
-                "packets": packets,
-                "duration": str(duration * stream.time_base) if stream.time_base else None,
-                "sha256": digest.hexdigest()[:32],
-            })
+            streams.append(
+                {
+                    "codec": stream.codec_context.name,
+                    "packets": packets,
+                    "duration": str(duration * stream.time_base) if stream.time_base else None,
+                    "sha256": digest.hexdigest()[:32],
+                }
+            )
     return streams
 
 
 def detections_fingerprint(path: Path) -> dict[str, str]:
     raw = path.read_bytes()
     content = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    return {"bytes_sha256": hashlib.sha256(raw).hexdigest()[:32], "content_sha256": hashlib.sha256(content).hexdigest()[:32]}
+    return {
+        "bytes_sha256": hashlib.sha256(raw).hexdigest()[:32],
+        "content_sha256": hashlib.sha256(content).hexdigest()[:32],
+    }
 
 
 def anonymize(clip: Path, folder: Path) -> tuple[Path, Path]:
     """Run the installed veil on ``clip`` with default settings; return (video, detections)."""
     output, detections = folder / clip.name, folder / f"{clip.stem}.detections.json"
-    command = [sys.executable, "-m", "veil", "anonymize", str(clip), "-o", str(output),
-               "--detections", str(detections), "--overwrite", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "veil",
+        "anonymize",
+        str(clip),
+        "-o",
+        str(output),
+        "--detections",
+        str(detections),
+        "--overwrite",
+        "--quiet",
+    ]
     subprocess.run(command, check=True)
     return output, detections
 
@@ -101,7 +124,11 @@ def anonymize(clip: Path, folder: Path) -> tuple[Path, Path]:
 def fingerprint(clip: Path, folder: Path) -> dict[str, Any]:
     print(f"anonymizing {clip.name}", file=sys.stderr, flush=True)
     video, detections = anonymize(clip, folder)
-    return {**video_fingerprint(video), "audio": audio_fingerprint(video), "detections": detections_fingerprint(detections)}
+    return {
+        **video_fingerprint(video),
+        "audio": audio_fingerprint(video),
+        "detections": detections_fingerprint(detections),
+    }
 
 
 def clips_of(args: argparse.Namespace) -> list[Path]:
@@ -124,13 +151,15 @@ def fingerprints(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def pixel_diffs(base: dict[str, Any], new: dict[str, Any]) -> list[int]:
-    return [i for i, (a, b) in enumerate(zip(base["pixels"], new["pixels"])) if a != b]
+    return [i for i, (a, b) in enumerate(zip(base["pixels"], new["pixels"], strict=False)) if a != b]
 
 
-def within_tolerance(baseline_video: Path, new_video: Path, indices: list[int], tolerance: int) -> tuple[list[int], int]:
+def within_tolerance(
+    baseline_video: Path, new_video: Path, indices: list[int], tolerance: int
+) -> tuple[list[int], int]:
     """Of the frames at ``indices``, those with any pixel off by more than ``tolerance``; and the largest difference."""
     wanted, beyond, largest = set(indices), [], 0
-    for index, (a, b) in enumerate(zip(decoded_frames(baseline_video), decoded_frames(new_video))):
+    for index, (a, b) in enumerate(zip(decoded_frames(baseline_video), decoded_frames(new_video), strict=False)):
         if index in wanted:
             diff = int(np.abs(planes(a).astype(np.int16) - planes(b).astype(np.int16)).max())
             largest = max(largest, diff)
@@ -139,7 +168,9 @@ def within_tolerance(baseline_video: Path, new_video: Path, indices: list[int], 
     return beyond, largest
 
 
-def compare_clip(name: str, base: dict[str, Any], new: dict[str, Any], args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+def compare_clip(
+    name: str, base: dict[str, Any], new: dict[str, Any], args: argparse.Namespace, folder: Path
+) -> dict[str, Any]:
     differing = pixel_diffs(base, new)
     row: dict[str, Any] = {
         "clip": name,
@@ -153,7 +184,9 @@ def compare_clip(name: str, base: dict[str, Any], new: dict[str, Any], args: arg
         "max_diff": None,
     }
     if differing and args.baseline_videos:
-        beyond, row["max_diff"] = within_tolerance(args.baseline_videos / name, folder / name, differing, args.tolerance)
+        beyond, row["max_diff"] = within_tolerance(
+            args.baseline_videos / name, folder / name, differing, args.tolerance
+        )
         row["differing_frames"] = len(beyond) + abs(base["frames"] - new["frames"])
         row["first_differing"] = beyond[0] if beyond else None
     row["pixels"] = row["differing_frames"] == 0

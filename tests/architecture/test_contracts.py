@@ -33,7 +33,11 @@ def lint_imports(package_root: Path, *contracts: str) -> subprocess.CompletedPro
     env = {**os.environ, "PYTHONPATH": str(package_root), "COLUMNS": "400", "NO_COLOR": "1"}
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache", "--no-logo", *arguments, str(CONFIG)],
-        cwd=package_root, env=env, capture_output=True, text=True, timeout=60,
+        cwd=package_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -58,7 +62,9 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, int
 
 
 @pytest.mark.parametrize(("relative", "statement", "contract"), BREAKS, ids=[b[2] for b in BREAKS])
-def test_a_forbidden_import_breaks_its_contract(broken: tuple[str, dict[str, int]], relative: str, statement: str, contract: str) -> None:
+def test_a_forbidden_import_breaks_its_contract(
+    broken: tuple[str, dict[str, int]], relative: str, statement: str, contract: str
+) -> None:
     output, lines = broken
     if contract not in lines:
         pytest.skip(f"veil/{relative} has no package yet")
@@ -66,12 +72,14 @@ def test_a_forbidden_import_breaks_its_contract(broken: tuple[str, dict[str, int
     assert f"{CONTRACTS[contract]} BROKEN" in flat, output
     module = "veil." + relative.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
     imported = statement.split()[-1]
-    assert re.search(rf"{re.escape(module)} -> {re.escape(imported)}(\.\S+)? \(l\.[\d, ]*\b{lines[contract]}\b", flat), output
+    assert re.search(
+        rf"{re.escape(module)} -> {re.escape(imported)}(\.\S+)? \(l\.[\d, ]*\b{lines[contract]}\b", flat
+    ), output
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="needs issue 9's target packages (veil.parallel, veil.records) and track without detect: remove after the merge",
+    reason="issue 9's packages (veil.parallel, veil.records) and track without detect land in the merge: then remove",
 )
 def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
     result = lint_imports(copy_of_veil(tmp_path))

@@ -11,6 +11,10 @@ import typer
 from veil.errors import VeilError
 
 
+_SERVE_EXTRA = {"fastapi", "starlette", "uvicorn", "pydantic_settings", "multipart", "python_multipart", "boto3", "botocore"}
+"""Top-level modules that `pip install 'veil[serve]'` brings."""
+
+
 def _option(env: str, default: str, text: str) -> object:
     return typer.Option(help=f"{text} (env {env}; default {default})", show_default=False)
 
@@ -49,11 +53,17 @@ def serve(
     """
     import logging
 
-    import uvicorn
+    try:
+        import uvicorn
 
-    from veil.service.app import create_app
-    from veil.service.credentials import resolve_secrets
-    from veil.service.settings import load_settings
+        from veil.service.app import create_app
+        from veil.service.credentials import resolve_secrets
+        from veil.service.settings import load_settings
+    except ModuleNotFoundError as missing:  # the serve extra is optional
+        if (missing.name or "").partition(".")[0] not in _SERVE_EXTRA:
+            raise
+        print(f"veil: error: veil serve needs the serve extra ({missing}): pip install 'veil[serve]'", file=sys.stderr)
+        raise typer.Exit(1) from None
 
     try:
         settings, secrets_file = resolve_secrets(load_settings(
