@@ -13,7 +13,6 @@ import pytest
 
 from tests.media_factory import make_clip, make_text_file, truncate
 
-
 # Root ignores file modes; without these two capabilities it obeys them like anyone.
 WITHOUT_FILE_MODE_OVERRIDE = ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"]
 
@@ -114,7 +113,8 @@ def test_batch_processes_every_good_file_and_reports_the_bad_one(tmp_path: Path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 4, result.stderr  # a summary per output, the failure, the total
     summaries, failure, total = lines[:2], lines[2], lines[3]
-    assert [line.split(": ")[0] for line in summaries] == [str(tmp_path / "out" / "a.mp4"), str(tmp_path / "out" / "b.mkv")]
+    out = tmp_path / "out"
+    assert [line.split(": ")[0] for line in summaries] == [str(out / "a.mp4"), str(out / "b.mkv")]
     assert all(" 4 frames " in line for line in summaries), result.stderr
     assert failure.startswith(f"veil: error: input {inputs / 'c.mp4'} is not a readable video"), result.stderr
     assert total == "veil: 1 of 3 files failed"

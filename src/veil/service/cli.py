@@ -10,7 +10,6 @@ import typer
 
 from veil.errors import VeilError
 
-
 _SERVE_EXTRA = {"fastapi", "starlette", "uvicorn", "pydantic_settings", "multipart", "python_multipart", "boto3", "botocore"}
 """Top-level modules that `pip install 'veil[serve]'` brings."""
 
