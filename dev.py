@@ -2,7 +2,8 @@
 """Set up veil's environment and run one thing in it, with nothing but Python 3.11+.
 
     python3 dev.py demo    # set up, render a sample clip, anonymize it
-    python3 dev.py test    # set up, run the test suite (what CI runs)
+    python3 dev.py lint    # set up, run ruff (lint, format), mypy and the layer contracts (CI runs this first)
+    python3 dev.py test    # set up, run the test suite (CI runs this second)
 
 Setup is idempotent: uv (pinned) is installed into .tools/, and the locked
 dependencies (uv.lock) into .venv/. Extra arguments go to the command run.
@@ -22,11 +23,13 @@ TOOLS = ROOT / ".tools"
 BIN = "Scripts" if os.name == "nt" else "bin"
 
 
-def run(*command: str | Path) -> None:
+def run(*command: str | Path, check: bool = True) -> int:
+    """Run ``command`` in the repository; exit with its status if it fails and ``check``."""
     print("+", " ".join(str(part) for part in command), flush=True)
     completed = subprocess.run([str(part) for part in command], cwd=ROOT)
-    if completed.returncode:
+    if completed.returncode and check:
         sys.exit(completed.returncode)
+    return completed.returncode
 
 
 def uv() -> Path:
@@ -39,8 +42,8 @@ def uv() -> Path:
 
 
 def setup() -> Path:
-    """Install the locked environment into .venv and return its bin folder."""
-    run(uv(), "sync", "--frozen", "--python", sys.executable)
+    """Install the locked environment, every extra included, into .venv and return its bin folder."""
+    run(uv(), "sync", "--frozen", "--all-extras", "--python", sys.executable)
     return ROOT / ".venv" / BIN
 
 
@@ -48,8 +51,15 @@ def demo(extra: list[str]) -> None:
     bin_dir = setup()
     run(bin_dir / "veil", "sample", "samples/sample.mp4")
     run(
-        bin_dir / "veil", "anonymize", "samples/sample.mp4", "-o", "samples/sample.anonymized.mp4",
-        "--detections", "samples/sample.detections.json", "--overwrite", *extra,
+        bin_dir / "veil",
+        "anonymize",
+        "samples/sample.mp4",
+        "-o",
+        "samples/sample.anonymized.mp4",
+        "--detections",
+        "samples/sample.detections.json",
+        "--overwrite",
+        *extra,
     )
 
 
@@ -58,7 +68,24 @@ def test(extra: list[str]) -> None:
     run(bin_dir / "python", "-m", "pytest", *extra)
 
 
-COMMANDS = {"demo": demo, "test": test}
+def lint(extra: list[str]) -> None:
+    """Run every check, even after one fails, so that one run shows all there is to fix.
+
+    Extra arguments go to ``ruff check`` (``--fix``, ``--statistics``, paths).
+    """
+    bin_dir = setup()
+    checks = {
+        "ruff check": (bin_dir / "ruff", "check", *extra),
+        "ruff format": (bin_dir / "ruff", "format", "--check"),
+        "mypy": (bin_dir / "mypy", "src"),
+        "lint-imports": (bin_dir / "lint-imports", "--no-logo"),
+    }
+    failed = [name for name, command in checks.items() if run(*command, check=False)]
+    if failed:
+        sys.exit(f"dev.py lint: {', '.join(failed)} failed")
+
+
+COMMANDS = {"demo": demo, "lint": lint, "test": test}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

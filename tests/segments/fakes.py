@@ -116,13 +116,13 @@ class ColourSquares:
 
 
 class FailsOnMarker(ColourSquares):
-    """Raises on a frame with the miss marker at or after ``after`` detections (a segment that fails)."""
+    """Raises on a frame with the miss marker late in the clip (so one segment fails and the others succeed)."""
 
     def __init__(self) -> None:
         super().__init__("face", 0)
 
     def detect(self, image: np.ndarray) -> Detections:
-        if image[: MARKER - 2, : MARKER - 2].min() > 200 and image[100:, :].mean() >= 0 and _late(image):
+        if image[: MARKER - 2, : MARKER - 2].min() > 200 and _late(image):
             raise RuntimeError("detector crashed")
         return super().detect(image)
 

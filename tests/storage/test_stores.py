@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -236,3 +238,15 @@ def test_only_known_stores_have_a_spec() -> None:
 
     with pytest.raises(ConfigError, match="LocalStore or an S3Store"):
         spec_of(SimpleNamespace())  # type: ignore[arg-type]
+
+
+def test_s3_without_boto3_says_what_to_install() -> None:
+    # boto3 made unimportable, as on an install without veil[s3]: local stores still work, S3 says what is missing
+    code = (
+        "import sys; sys.modules['boto3'] = None\n"
+        "from veil.storage import LocalStore, S3Store\n"
+        "try:\n    S3Store('http://127.0.0.1:9')\nexcept Exception as error:\n    print(type(error).__name__, error)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("StorageError S3 storage needs boto3") and "pip install 'veil[s3]'" in result.stdout

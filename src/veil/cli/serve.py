@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     try:
         from veil.service.settings import ServiceSettings
     except ModuleNotFoundError as error:
-        app.command(name="serve", help=SERVE_HELP)(_extra_missing(error.name or "a service dependency"))
+        app.command(name="serve", help=SERVE_HELP)(_extra_missing(error))
         return
     from veil.pipeline.options import anonymize_option_fields
 
@@ -54,24 +54,32 @@ def _flag_fields(fields: dict[str, FieldInfo]) -> Iterator[tuple[str, FieldInfo]
     return ((name, info) for name, info in fields.items() if info.repr and not info.exclude)
 
 
-def _extra_missing(module: str) -> Any:
+def _extra_missing(error: ModuleNotFoundError) -> Any:
     def serve() -> None:
-        print(f"veil: error: veil serve needs the serve extra ({module} is missing): pip install 'veil[serve]'", file=sys.stderr)
-        raise typer.Exit(2)
+        _say_extra_missing(error)
 
     return serve
+
+
+def _say_extra_missing(error: ModuleNotFoundError) -> None:
+    print(f"veil: error: veil serve needs the serve extra ({error}): pip install 'veil[serve]'", file=sys.stderr)
+    raise typer.Exit(1)
 
 
 def serve(**flags: Any) -> None:
     import logging
 
-    import uvicorn
-
     from veil.cli.exit_codes import exit_code
     from veil.pipeline.heap import pin_malloc_thresholds
-    from veil.service.app import create_app
-    from veil.service.credentials import resolve_secrets
-    from veil.service.settings import load_settings
+
+    try:
+        import uvicorn
+
+        from veil.service.app import create_app
+        from veil.service.credentials import resolve_secrets
+        from veil.service.settings import load_settings
+    except ModuleNotFoundError as missing:  # the serve extra is optional
+        _say_extra_missing(missing)
 
     pin_malloc_thresholds()
     try:

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import mimetypes
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-from boto3.exceptions import Boto3Error
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from veil.errors import ObjectNotFound, ObjectTooLarge, StorageError
 from veil.storage.base import ObjectInfo
 from veil.storage.files import CHUNK, os_errors, staged_file
+
+try:
+    import boto3
+    from boto3.exceptions import Boto3Error
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _NO_BOTO3 = ""
+except ModuleNotFoundError as missing:  # an optional extra: only S3Store needs it, and says so when made
+    _NO_BOTO3 = f"S3 storage needs boto3 ({missing}): pip install 'veil[s3]' (veil[serve] includes it)"
 
 MIB = 1 << 20
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
@@ -47,6 +52,8 @@ class S3Store:
         page_size: int = 1000,
         multipart_threshold: int = 64 * MIB,
     ) -> None:
+        if _NO_BOTO3:
+            raise StorageError(_NO_BOTO3)
         session = boto3.session.Session(
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
         )
@@ -90,7 +97,9 @@ class S3Store:
                 if str(error.response.get("Error", {}).get("Code")) not in _MISSING:
                     raise
             region = self.client.meta.region_name
-            location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            location: dict[str, Any] = (
+                {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            )
             try:
                 self.client.create_bucket(Bucket=bucket, **location)
             except ClientError as error:
@@ -157,7 +166,7 @@ def _etag(value: str) -> str:
     return value.strip('"')
 
 
-def _info(bucket: str, key: str, response: dict[str, Any]) -> ObjectInfo:
+def _info(bucket: str, key: str, response: Mapping[str, Any]) -> ObjectInfo:
     modified: datetime = response["LastModified"]
     return ObjectInfo(bucket, key, int(response["ContentLength"]), _etag(response["ETag"]), modified.astimezone(UTC))
 
