@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from veil.cli.exit_codes import exit_code
 from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
 from veil.errors import ConfigError, VeilError
@@ -26,8 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-INTERNAL_ERROR = 70
 
 
 class Style(str, Enum):
@@ -112,7 +111,7 @@ def anonymize(
             if folder is not None:
                 make_folder(folder)
     except VeilError as error:
-        _fail(str(error), error.exit_code)
+        _fail(str(error), exit_code(error))
     options = dict(
         classes=classes, face_model=face_model, plate_model=plate_model,
         face_threshold=face_threshold, plate_threshold=plate_threshold,
@@ -129,7 +128,7 @@ def anonymize(
         try:
             runner = _open_engine(stack, engine, jobs, ray_address, scratch, pairs[0][1].parent)
         except VeilError as error:
-            _fail(str(error), error.exit_code)
+            _fail(str(error), exit_code(error))
         options["jobs"] = runner.jobs
         stack.enter_context(bars.running())
         totals = []
@@ -168,7 +167,7 @@ def anonymize(
         if batch:
             print(f"veil: {len(failures)} of {len(pairs)} files failed", file=sys.stderr)
         first = failures[0][1]
-        raise typer.Exit(first.exit_code if isinstance(first, VeilError) else INTERNAL_ERROR)
+        raise typer.Exit(exit_code(first))
 
 
 def _open_engine(
@@ -208,7 +207,7 @@ def sample(
         output.parent.mkdir(parents=True, exist_ok=True)
         render_sample_clip(output, seconds=seconds)
     except VeilError as error:
-        _fail(str(error), error.exit_code)
+        _fail(str(error), exit_code(error))
     print(f"wrote {output}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from veil.errors import ConfigError, InputError, OutputError
+from veil.errors import ConfigError, InputError, OutputError, reason
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".3gp", ".flv", ".wmv", ".mpg", ".mpeg"})
 """Suffixes picked up when an INPUT is a folder; files named explicitly are taken whatever their suffix."""
@@ -72,4 +72,4 @@ def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"cannot create output folder {folder}: {(error.strerror or str(error)).lower()}") from None
+        raise OutputError("cannot create output folder {path}: {reason}", path=folder, reason=reason(error)) from None

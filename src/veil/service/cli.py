@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from veil.cli.exit_codes import exit_code
 from veil.errors import VeilError
 
 
@@ -64,7 +65,7 @@ def serve(
         app = create_app(settings)
     except (VeilError, OSError) as error:
         print(f"veil: error: {error}", file=sys.stderr)
-        raise typer.Exit(getattr(error, "exit_code", 1)) from None
+        raise typer.Exit(exit_code(error) if isinstance(error, VeilError) else 1) from None
     if secrets_file is not None:
         print(f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)", file=sys.stderr)
     print(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from veil.errors import StorageError
+from veil.errors import StorageError, reason
 from veil.files import atomic_path
 
 
@@ -50,5 +50,4 @@ def os_errors(what: str) -> Iterator[None]:
     except StorageError:
         raise
     except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise StorageError(f"{what}: {reason}") from error
+        raise StorageError(f"{what}: {{reason}}", reason=reason(error)) from error
