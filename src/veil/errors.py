@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Self
 
-_FIELD = re.compile(r"\{(path|bucket|key|segment|reason)\}")
+_FIELD = re.compile(r"\{(path|bucket|key|segment|reason)(!r)?\}")
 
 
 def first_line(error: BaseException, limit: int | None = 300) -> str:
@@ -47,8 +47,9 @@ class VeilError(Exception):
     """Base of every error veil raises on purpose.
 
     ``message`` names the fields in braces (``{path}``, ``{bucket}``, ``{key}``,
-    ``{segment}``, ``{reason}``), and those are replaced by their values; any
-    other brace is text, so a key or path quoted into the message is safe.
+    ``{segment}``, ``{reason}``; ``{key!r}`` quotes), and those are replaced by
+    their values; any other brace is text. Pass what comes from outside (a
+    key, a path, a server's reason) as a field, not baked into ``message``.
     """
 
     def __init__(
@@ -84,7 +85,9 @@ class VeilError(Exception):
 
         def value(match: re.Match[str]) -> str:
             found = fields[match[1]]
-            return match[0] if found is None else str(found)
+            if found is None:
+                return match[0]
+            return repr(found) if match[2] else str(found)
 
         return _FIELD.sub(value, self.template)
 
