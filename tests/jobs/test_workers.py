@@ -15,7 +15,7 @@ import pytest
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
 from veil.detect.detections import Detections
-from veil.errors import ModelError
+from veil.errors import InputError, ModelError
 from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_job
 from veil.media import probe
 from veil.storage import LocalStore, ObjectStore, S3Store
@@ -223,3 +223,16 @@ def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pool
         *(f"c/images/{index:06d}.png" for index in range(3)),
         "c/mosaic/000000.png", "c/mosaic/000001.png", "c/mosaic/000002.png", "c/mosaic/c.mp4",
     ]
+
+
+def test_a_failing_job_names_the_object_not_the_data_directory(local: LocalStore, jobs: JobStore, tmp_path: Path) -> None:
+    local.ensure_bucket("uploads")
+    local.ensure_bucket("covered")
+    job = submit(local, jobs, ("uploads", "covered"), make_text_file(tmp_path / "notes.mp4"), key="cams/notes.mp4")
+    work = tmp_path / "data" / ".scratch"
+    with pytest.raises(InputError) as raised:
+        process_job(job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=work)
+    message = str(raised.value)
+    assert message.startswith("input uploads/cams/notes.mp4 is not a readable video: ")
+    assert str(tmp_path) not in message
+    assert raised.value.path == "uploads/cams/notes.mp4"

@@ -68,9 +68,14 @@ def process_job(
         frames = work / "frames" if write_frames else None
         try:
             report = anonymize(source, video, progress=progress, engine=engine, detections_path=detections, frames_dir=frames, **options)
-        except VeilError as error:  # name the object, not the temporary copy
-            raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
-        metadata = VideoMetadata.from_info(probe(source))
+            metadata = VideoMetadata.from_info(probe(source))
+        except VeilError as error:  # name the objects the user knows, never their copies in the work folder
+            names = {
+                str(source): f"{job.source_bucket}/{job.source_key}",
+                str(video): f"{job.output_bucket}/{keys.video}",
+                str(detections): f"{job.output_bucket}/{keys.detections}",
+            }
+            raise error.relabel(names) from error
         if frames is not None:
             _check(still_owner)
             _publish_frames(objects, job.output_bucket, keys, frames)
