@@ -26,7 +26,7 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
         elif glob.has_magic(pattern):
             found.extend(Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file())
         else:
-            raise InputError(f"{pattern}: no such file or folder")
+            raise InputError("{path}: no such file or folder", path=pattern)
     unique = list(dict.fromkeys(found))
     if not unique:
         raise InputError(f"no video files found in {', '.join(patterns)}")
@@ -57,9 +57,9 @@ def plan_outputs(sources: list[Path], output: Path | None, output_dir: Path | No
         else:
             destination = source.with_name(output_name(source, ".anonymized"))
         if destination.resolve() == source.resolve():
-            raise ConfigError(f"{destination} would overwrite its own input; choose another output")
+            raise ConfigError("{path} would overwrite its own input; choose another output", path=destination)
         if destination.exists() and not overwrite:
-            raise ConfigError(f"{destination} already exists; pass --overwrite to replace it")
+            raise ConfigError("{path} already exists; pass --overwrite to replace it", path=destination)
         pairs.append((source, destination))
     destinations = [d.resolve() for _, d in pairs]
     if len(set(destinations)) != len(destinations):

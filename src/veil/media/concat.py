@@ -94,19 +94,23 @@ class _Joiner:
                 copy_metadata(source, out, self._target)
             self._audio = self._output.carry_audio(source, self._keep_metadata)
         elif stream.codec_context.extradata != self._extradata:
-            raise OutputError(f"cannot join {part.name}: its codec parameters differ from the first segment's")
+            raise OutputError(
+                "cannot join {path}: its codec parameters differ from the first segment's", path=part.name
+            )
         return self._target, self._audio
 
     def _restamp(self, packet: Packet[VideoStream], part: Path) -> int:
         """Move ``packet`` to the source's time base, lifting a dts that would not increase (never past its pts); its pts."""
         if packet.pts is None or packet.dts is None:
-            raise OutputError(f"cannot join {part.name}: a packet has no timestamp")
+            raise OutputError("cannot join {path}: a packet has no timestamp", path=part.name)
         time_base = self._source.time_base
         pts, dts = _rescale(packet.pts, packet.time_base, time_base), _rescale(packet.dts, packet.time_base, time_base)
         if self._last_dts is not None and dts <= self._last_dts:
             dts = self._last_dts + 1
             if dts > pts:
-                raise OutputError(f"cannot join {part.name}: no room for a dts between {self._last_dts} and pts {pts}")
+                raise OutputError(
+                    f"cannot join {{path}}: no room for a dts between {self._last_dts} and pts {pts}", path=part.name
+                )
         self._last_dts = dts
         packet.pts, packet.dts = pts, dts
         if packet.duration:

@@ -163,7 +163,8 @@ class VideoWriter:
             stream = out.add_stream(_ENCODERS[settings.codec], options=_encoder_options(settings, source))
         except ValueError:
             raise OutputError(
-                f"{self.path.name}: a {out.format.name} file cannot hold {settings.codec}; write .mp4, .mov or .mkv"
+                f"{{path}}: a {out.format.name} file cannot hold {settings.codec}; write .mp4, .mov or .mkv",
+                path=self.path.name,
             ) from None
         stream.width = source.width
         stream.height = source.height

@@ -26,23 +26,23 @@ def key_parts(key: str) -> list[str]:
     if not isinstance(key, str) or not key:
         raise InvalidKey("object key is empty")
     if "\x00" in key or "\\" in key:
-        raise InvalidKey(f"object key {key!r} contains a NUL or backslash, which local buckets refuse")
+        raise InvalidKey("object key {key!r} contains a NUL or backslash, which local buckets refuse", key=key)
     if key.startswith("/"):
-        raise InvalidKey(f"object key {key!r} is absolute; keys are relative to their bucket")
+        raise InvalidKey("object key {key!r} is absolute; keys are relative to their bucket", key=key)
     parts = key.split("/")
     for part in parts:
         if part in ("", ".", ".."):
-            raise InvalidKey(f"object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse")
+            raise InvalidKey("object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse", key=key)
         if part.startswith(PARTIAL_PREFIX):
-            raise InvalidKey(f"object key {key!r} uses the reserved prefix {PARTIAL_PREFIX!r}")
+            raise InvalidKey(f"object key {{key!r}} uses the reserved prefix {PARTIAL_PREFIX!r}", key=key)
     return parts
 
 
 def check_bucket(bucket: str) -> None:
     if not isinstance(bucket, str) or not bucket or bucket in (".", "..") or any(c in bucket for c in "/\\\x00"):
-        raise InvalidKey(f"bucket name {bucket!r} is not a plain folder name")
+        raise InvalidKey("bucket name {bucket!r} is not a plain folder name", bucket=bucket)
     if bucket.startswith(PARTIAL_PREFIX):
-        raise InvalidKey(f"bucket name {bucket!r} uses the reserved prefix {PARTIAL_PREFIX!r}")
+        raise InvalidKey(f"bucket name {{bucket!r}} uses the reserved prefix {PARTIAL_PREFIX!r}", bucket=bucket)
 
 
 class LocalStore:
@@ -60,7 +60,7 @@ class LocalStore:
         check_bucket(bucket)
         folder = self.root / bucket
         if not folder.is_dir():
-            raise StorageError(f"bucket {bucket!r} does not exist (no folder {folder})")
+            raise StorageError("bucket {bucket!r} does not exist (no folder {path})", bucket=bucket, path=folder)
         return folder
 
     def _path(self, bucket: str, key: str) -> Path:
@@ -70,7 +70,7 @@ class LocalStore:
         path = folder.joinpath(*parts)
         inside = os.path.realpath(folder) + os.sep
         if not os.path.realpath(path).startswith(inside):
-            raise InvalidKey(f"object key {key!r} leads outside bucket {bucket!r} (through a symlink)")
+            raise InvalidKey("object key {key!r} leads outside bucket {bucket!r} (through a symlink)", bucket=bucket, key=key)
         return path
 
     def _existing(self, bucket: str, key: str) -> Path:
@@ -79,9 +79,9 @@ class LocalStore:
         except InvalidKey:
             raise
         except StorageError as error:
-            raise ObjectNotFound(f"{bucket}/{key} does not exist: {error}") from None
+            raise ObjectNotFound("{bucket}/{key} does not exist: {reason}", bucket=bucket, key=key, reason=str(error)) from None
         if not path.is_file():
-            raise ObjectNotFound(f"{bucket}/{key} does not exist")
+            raise ObjectNotFound("{bucket}/{key} does not exist", bucket=bucket, key=key)
         return path
 
     # -- info ----------------------------------------------------------------
@@ -173,7 +173,7 @@ class LocalStore:
         with os_errors(f"cannot read {bucket}/{key}"), open(path, "rb") as source:
             size = os.fstat(source.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise ObjectTooLarge(f"{bucket}/{key} is {size} bytes, more than the {max_bytes} allowed")
+                raise ObjectTooLarge(f"{{bucket}}/{{key}} is {size} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key)
             return source.read()
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
@@ -209,5 +209,5 @@ class LocalStore:
         with os_errors(f"cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)"):
             destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.is_dir():
-            raise StorageError(f"cannot store {bucket}/{key}: other keys use it as a folder in this local bucket")
+            raise StorageError("cannot store {bucket}/{key}: other keys use it as a folder in this local bucket", bucket=bucket, key=key)
         return destination

@@ -64,19 +64,19 @@ class S3Store:
     @contextlib.contextmanager
     def _errors(self, action: str, bucket: str, key: str | None = None, *, missing_is_not_found: bool = False) -> Iterator[None]:
         """Turn boto errors into StorageError (ObjectNotFound where asked) with the endpoint named."""
-        where = f"s3://{bucket}/{key}" if key is not None else f"s3://{bucket}"
+        where = "s3://{bucket}/{key}" if key is not None else "s3://{bucket}"
         try:
             yield
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code in _MISSING and missing_is_not_found:
-                raise ObjectNotFound(f"{where} does not exist") from None
+                raise ObjectNotFound(f"{where} does not exist", bucket=bucket, key=key) from None
             if code == "NoSuchBucket":
-                raise StorageError(f"cannot {action} {where}: bucket {bucket!r} does not exist at {self._endpoint()}") from None
+                raise StorageError(f"cannot {action} {where}: bucket {{bucket!r}} does not exist at {self._endpoint()}", bucket=bucket, key=key) from None
             message = error.response.get("Error", {}).get("Message") or str(error)
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {message} ({code})") from error
+            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=f"{message} ({code})", bucket=bucket, key=key) from error
         except (BotoCoreError, Boto3Error) as error:
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {error}") from error
+            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=str(error), bucket=bucket, key=key) from error
 
     def _endpoint(self) -> str:
         return self.endpoint_url or "the default AWS endpoint"
@@ -136,7 +136,9 @@ class S3Store:
             body = response["Body"]
             if max_bytes is not None and response["ContentLength"] > max_bytes:
                 body.close()
-                raise ObjectTooLarge(f"s3://{bucket}/{key} is {response['ContentLength']} bytes, more than the {max_bytes} allowed")
+                raise ObjectTooLarge(
+                    f"s3://{{bucket}}/{{key}} is {response['ContentLength']} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key
+                )
             return body.read()
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
