@@ -78,7 +78,8 @@ class OutputFile:
 
     def __init__(self, path: Path, keep_metadata: bool) -> None:
         self.path = path
-        self.finished = False
+        self.published = False
+        self.discarded = False
         self.audio: AudioCarrier | None = None
         self._file = AtomicFile(path)
         try:
@@ -112,15 +113,16 @@ class OutputFile:
             self.container.close()
             if self.audio is not None:
                 self.audio.close()
-        self.finished = True
-        self._file.publish()
+            self._file.publish()
+        self.published = True
 
     def discard(self) -> None:
-        self.finished = True
-        for closing in (self.container.close, self.audio.close if self.audio is not None else None):
-            if closing is not None:
-                with contextlib.suppress(Exception):  # already failing; the first error wins
-                    closing()
+        """Close what is open, quietly (the error that led here is the one to report), and remove the file."""
+        self.discarded = True
+        closers = [self.container.close] + ([self.audio.close] if self.audio is not None else [])
+        for close in closers:
+            with contextlib.suppress(Exception):
+                close()
         self._file.discard()
 
 
@@ -187,7 +189,7 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, pts: int) -> None:
         """Encode one RGB frame (stored orientation) shown at ``pts`` (source time base)."""
-        if self._output.finished:
+        if self._output.published or self._output.discarded:
             raise ValueError("write() on a closed VideoWriter")
         expected = (self.source.height, self.source.width, 3)
         if image.shape != expected or image.dtype != np.uint8:
@@ -211,8 +213,10 @@ class VideoWriter:
 
     def close(self) -> None:
         """Flush the encoder and the remaining audio, write the trailer, publish the file."""
-        if self._output.finished:
+        if self._output.published:
             return
+        if self._output.discarded:
+            raise ValueError(f"close() on a VideoWriter whose output was discarded: {self.path} was not written")
         with self._output.discarded_on_failure():
             self._output.container.mux(self._video.encode(None))
         self._output.publish()
