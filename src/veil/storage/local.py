@@ -113,7 +113,7 @@ class LocalStore:
 
     def ensure_bucket(self, bucket: str) -> None:
         check_bucket(bucket)
-        with os_errors(f"cannot create bucket folder {self.root / bucket}"):
+        with os_errors("cannot create bucket folder {path}", path=self.root / bucket):
             (self.root / bucket).mkdir(parents=True, exist_ok=True)
 
     def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -148,7 +148,7 @@ class LocalStore:
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         path = self._existing(bucket, key)
-        with os_errors(f"cannot read {bucket}/{key}"):
+        with os_errors("cannot read {bucket}/{key}", bucket=bucket, key=key):
             return self._info(bucket, key, path, path.stat())
 
     def exists(self, bucket: str, key: str) -> bool:
@@ -161,7 +161,7 @@ class LocalStore:
     def download(self, bucket: str, key: str, path: Path) -> ObjectInfo:
         source_path = self._existing(bucket, key)
         path = Path(path)
-        with os_errors(f"cannot download {bucket}/{key} to {path}"), open(source_path, "rb") as source:
+        with os_errors("cannot download {bucket}/{key} to {path}", bucket=bucket, key=key, path=path), open(source_path, "rb") as source:
             stat = os.fstat(source.fileno())  # the info of the bytes copied, even if the key is replaced meanwhile
             with staged_file(path) as out:
                 etag = copy_hashing(source, out)
@@ -170,7 +170,7 @@ class LocalStore:
 
     def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None) -> bytes:
         path = self._existing(bucket, key)
-        with os_errors(f"cannot read {bucket}/{key}"), open(path, "rb") as source:
+        with os_errors("cannot read {bucket}/{key}", bucket=bucket, key=key), open(path, "rb") as source:
             size = os.fstat(source.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
                 raise ObjectTooLarge(f"{{bucket}}/{{key}} is {size} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key)
@@ -178,8 +178,8 @@ class LocalStore:
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
         destination = self._writable(bucket, key)
-        with os_errors(f"cannot upload {path} to {bucket}/{key}"), open(path, "rb") as source:
-            with staged_file(destination) as out:
+        with os_errors("cannot upload {path} to {bucket}/{key}", path=path, bucket=bucket, key=key), open(path, "rb") as source:
+            with staged_file(destination, bucket=bucket, key=key) as out:
                 etag = copy_hashing(source, out)
                 out.flush()
                 stat = os.fstat(out.fileno())  # a rename keeps size, mtime and inode
@@ -187,14 +187,14 @@ class LocalStore:
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
         destination = self._writable(bucket, key)
-        with staged_file(destination) as out:
+        with staged_file(destination, bucket=bucket, key=key) as out:
             out.write(data)
 
     def delete(self, bucket: str, key: str) -> None:
         """Remove the object's file, and the folders its key made that are now empty."""
         path = self._path(bucket, key)
         folder = self._bucket_dir(bucket)
-        with os_errors(f"cannot delete {bucket}/{key}"):
+        with os_errors("cannot delete {bucket}/{key}", bucket=bucket, key=key):
             path.unlink(missing_ok=True)
         for parent in path.parents:
             if parent == folder:
@@ -206,7 +206,7 @@ class LocalStore:
 
     def _writable(self, bucket: str, key: str) -> Path:
         destination = self._path(bucket, key)
-        with os_errors(f"cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)"):
+        with os_errors("cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)", bucket=bucket, key=key):
             destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.is_dir():
             raise StorageError("cannot store {bucket}/{key}: other keys use it as a folder in this local bucket", bucket=bucket, key=key)

@@ -125,7 +125,7 @@ class S3Store:
         path = Path(path)
         with self._errors("download", bucket, key, missing_is_not_found=True):
             response = self.client.get_object(Bucket=bucket, Key=key)
-            with os_errors(f"cannot write {path}"), staged_file(path) as out:
+            with os_errors("cannot write {path}", path=path), staged_file(path) as out:
                 for chunk in response["Body"].iter_chunks(CHUNK):
                     out.write(chunk)
         return _info(bucket, key, response)
@@ -143,7 +143,7 @@ class S3Store:
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
         extra = {"ContentType": content_type or _guess_type(key)}
-        with self._errors("upload to", bucket, key), os_errors(f"cannot upload {path}"):
+        with self._errors("upload to", bucket, key), os_errors("cannot upload {path}", path=path):
             self.client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=self._transfer)
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
