@@ -1,4 +1,4 @@
-"""veil's errors: each says what kind of failure it is, carries what the user needs to act, and builds its message from that.
+"""veil's errors: each says what kind of failure it is, carries what a user needs to act, and words it from that.
 
 Like PyAV's, every error also inherits the matching builtin, so callers can catch
 either ``veil.InputError`` or ``ValueError``. Where they apply, errors carry

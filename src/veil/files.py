@@ -32,7 +32,9 @@ class AtomicFile:
         try:
             handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=self.destination.suffix, dir=folder)
         except OSError as error:
-            raise OutputError("cannot write to output folder {path}: {reason}", path=folder, reason=reason(error)) from None
+            raise OutputError(
+                "cannot write to output folder {path}: {reason}", path=folder, reason=reason(error)
+            ) from None
         os.close(handle)
         self.temporary = Path(name)
         os.chmod(self.temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode

@@ -225,7 +225,9 @@ def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pool
     ]
 
 
-def test_a_failing_job_names_the_object_not_the_data_directory(local: LocalStore, jobs: JobStore, tmp_path: Path) -> None:
+def test_a_failing_job_names_the_object_not_the_data_directory(
+    local: LocalStore, jobs: JobStore, tmp_path: Path
+) -> None:
     local.ensure_bucket("uploads")
     local.ensure_bucket("covered")
     job = submit(local, jobs, ("uploads", "covered"), make_text_file(tmp_path / "notes.mp4"), key="cams/notes.mp4")
@@ -250,5 +252,7 @@ def test_a_failed_download_names_the_work_file_not_its_absolute_path(
 
     monkeypatch.setattr("veil.storage.local.copy_hashing", disk_full)
     with pytest.raises(StorageError) as raised:
-        process_job(job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=tmp_path / "data" / ".scratch")
+        process_job(
+            job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=tmp_path / "data" / ".scratch"
+        )
     assert str(raised.value) == "cannot write source.mov in the job's work folder: no space left on device"

@@ -93,7 +93,9 @@ class JobStore:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise ConfigError("cannot create the folder of job database {path}: {reason}", path=path, reason=reason(error)) from None
+                raise ConfigError(
+                    "cannot create the folder of job database {path}: {reason}", path=path, reason=reason(error)
+                ) from None
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

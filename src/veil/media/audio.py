@@ -119,7 +119,7 @@ class AudioCarrier:
 
 
 def _stream_tags(stream: AudioStream, keep_metadata: bool) -> dict[str, str]:
-    """The tags ``stream`` passes on: all of them (but the muxer's own) with ``keep_metadata``, else only neutral ones."""
+    """The tags ``stream`` passes on: all but the muxer's own with ``keep_metadata``, else only neutral ones."""
     tags = stream.metadata if keep_metadata else {k: v for k, v in stream.metadata.items() if k in _NEUTRAL_STREAM_TAGS}
     return {k: v for k, v in tags.items() if k not in MUXER_TAGS}
 

@@ -100,7 +100,7 @@ class _Joiner:
         return self._target, self._audio
 
     def _restamp(self, packet: Packet[VideoStream], part: Path) -> int:
-        """Move ``packet`` to the source's time base, lifting a dts that would not increase (never past its pts); its pts."""
+        """Move ``packet`` to the source's time base, lifting a dts that would not increase; return its pts."""
         if packet.pts is None or packet.dts is None:
             raise OutputError("cannot join {path}: a packet has no timestamp", path=part.name)
         time_base = self._source.time_base

@@ -145,18 +145,19 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         self.source = source
-        self.settings = settings = settings if settings is not None else EncoderSettings()
+        self.settings = settings if settings is not None else EncoderSettings()
         self._last_pts: int | None = None
-        self._output = OutputFile(self.path, settings.keep_metadata)
         # 4:2:0 (and 4:2:2) H.264/HEVC cannot code an odd width or height; keeping
         # the size exact then needs 4:4:4 (High 4:4:4 / Rext profile).
         self._pix_fmt = "yuv444p" if source.width % 2 or source.height % 2 else "yuv420p"
         self._matrix = matrix_for(source.colorspace, source.width, source.height)
         self._range = range_for(source.color_range, source.pix_fmt)
+        keep_metadata = self.settings.keep_metadata
+        self._output = OutputFile(self.path, keep_metadata)
         with self._output.discarded_on_failure():
             self._video = self._add_video_stream()
-            self._audio = self._output.carry_audio(source, settings.keep_metadata)
-            if settings.keep_metadata:
+            self._audio = self._output.carry_audio(source, keep_metadata)
+            if keep_metadata:
                 copy_metadata(source, self._output.container, self._video)
 
     def _add_video_stream(self) -> VideoStream:
@@ -252,7 +253,7 @@ def _encoder_options(settings: EncoderSettings, source: VideoInfo) -> dict[str, 
 
 
 def _open_container(path: Path, temporary: Path, keep_metadata: bool) -> av.container.OutputContainer:
-    """Open ``temporary`` for writing in ``path``'s format: MP4 family with faststart, Matroska keeping negative times."""
+    """Open ``temporary`` in ``path``'s format: MP4 family with faststart, Matroska keeping negative times."""
     movflags = "+faststart"
     if keep_metadata:
         movflags += "+use_metadata_tags"

@@ -50,7 +50,9 @@ class VideoReader:
         try:
             self._container = av.open(str(self._path), mode="r")
         except av.error.FFmpegError as error:
-            raise InputError("input {path} is not a readable video: {reason}", path=self._path, reason=reason(error)) from None
+            raise InputError(
+                "input {path} is not a readable video: {reason}", path=self._path, reason=reason(error)
+            ) from None
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._matrix = matrix_for(self.info.colorspace, self.info.width, self.info.height)
@@ -85,7 +87,9 @@ class VideoReader:
         try:
             self._container.seek(seek_pts, backward=True, any_frame=False, stream=self._stream)
         except av.error.FFmpegError as error:
-            raise InputError(f"input {{path}}: cannot seek to {seek_pts}: {{reason}}", path=self._path, reason=reason(error)) from None
+            raise InputError(
+                f"input {{path}}: cannot seek to {seek_pts}: {{reason}}", path=self._path, reason=reason(error)
+            ) from None
         wanted = iter(pts)
         expected: int | None = next(wanted)
         started = False

@@ -32,7 +32,9 @@ def key_parts(key: str) -> list[str]:
     parts = key.split("/")
     for part in parts:
         if part in ("", ".", ".."):
-            raise InvalidKey("object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse", key=key)
+            raise InvalidKey(
+                "object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse", key=key
+            )
         if part.startswith(PARTIAL_PREFIX):
             raise InvalidKey(f"object key {{key!r}} uses the reserved prefix {PARTIAL_PREFIX!r}", key=key)
     return parts
@@ -70,7 +72,9 @@ class LocalStore:
         path = folder.joinpath(*parts)
         inside = os.path.realpath(folder) + os.sep
         if not os.path.realpath(path).startswith(inside):
-            raise InvalidKey("object key {key!r} leads outside bucket {bucket!r} (through a symlink)", bucket=bucket, key=key)
+            raise InvalidKey(
+                "object key {key!r} leads outside bucket {bucket!r} (through a symlink)", bucket=bucket, key=key
+            )
         return path
 
     def _existing(self, bucket: str, key: str) -> Path:
@@ -79,7 +83,9 @@ class LocalStore:
         except InvalidKey:
             raise
         except StorageError as error:
-            raise ObjectNotFound("{bucket}/{key} does not exist: {reason}", bucket=bucket, key=key, reason=str(error)) from None
+            raise ObjectNotFound(
+                "{bucket}/{key} does not exist: {reason}", bucket=bucket, key=key, reason=str(error)
+            ) from None
         if not path.is_file():
             raise ObjectNotFound("{bucket}/{key} does not exist", bucket=bucket, key=key)
         return path
@@ -161,7 +167,10 @@ class LocalStore:
     def download(self, bucket: str, key: str, path: Path) -> ObjectInfo:
         source_path = self._existing(bucket, key)
         path = Path(path)
-        with os_errors("cannot download {bucket}/{key} to {path}", bucket=bucket, key=key, path=path), open(source_path, "rb") as source:
+        with (
+            os_errors("cannot download {bucket}/{key} to {path}", bucket=bucket, key=key, path=path),
+            open(source_path, "rb") as source,
+        ):
             stat = os.fstat(source.fileno())  # the info of the bytes copied, even if the key is replaced meanwhile
             with staged_file(path) as out:
                 etag = copy_hashing(source, out)
@@ -173,12 +182,17 @@ class LocalStore:
         with os_errors("cannot read {bucket}/{key}", bucket=bucket, key=key), open(path, "rb") as source:
             size = os.fstat(source.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise ObjectTooLarge(f"{{bucket}}/{{key}} is {size} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key)
+                raise ObjectTooLarge(
+                    f"{{bucket}}/{{key}} is {size} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key
+                )
             return source.read()
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
         destination = self._writable(bucket, key)
-        with os_errors("cannot upload {path} to {bucket}/{key}", path=path, bucket=bucket, key=key), open(path, "rb") as source:
+        with (
+            os_errors("cannot upload {path} to {bucket}/{key}", path=path, bucket=bucket, key=key),
+            open(path, "rb") as source,
+        ):
             with staged_file(destination, bucket=bucket, key=key) as out:
                 etag = copy_hashing(source, out)
                 out.flush()
@@ -206,8 +220,16 @@ class LocalStore:
 
     def _writable(self, bucket: str, key: str) -> Path:
         destination = self._path(bucket, key)
-        with os_errors("cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)", bucket=bucket, key=key):
+        with os_errors(
+            "cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)",
+            bucket=bucket,
+            key=key,
+        ):
             destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.is_dir():
-            raise StorageError("cannot store {bucket}/{key}: other keys use it as a folder in this local bucket", bucket=bucket, key=key)
+            raise StorageError(
+                "cannot store {bucket}/{key}: other keys use it as a folder in this local bucket",
+                bucket=bucket,
+                key=key,
+            )
         return destination

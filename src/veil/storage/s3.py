@@ -72,11 +72,22 @@ class S3Store:
             if code in _MISSING and missing_is_not_found:
                 raise ObjectNotFound(f"{where} does not exist", bucket=bucket, key=key) from None
             if code == "NoSuchBucket":
-                raise StorageError(f"cannot {action} {where}: bucket {{bucket!r}} does not exist at {self._endpoint()}", bucket=bucket, key=key) from None
+                raise StorageError(
+                    f"cannot {action} {where}: bucket {{bucket!r}} does not exist at {self._endpoint()}",
+                    bucket=bucket,
+                    key=key,
+                ) from None
             message = error.response.get("Error", {}).get("Message") or str(error)
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=f"{message} ({code})", bucket=bucket, key=key) from error
+            raise StorageError(
+                f"cannot {action} {where} at {self._endpoint()}: {{reason}}",
+                reason=f"{message} ({code})",
+                bucket=bucket,
+                key=key,
+            ) from error
         except (BotoCoreError, Boto3Error) as error:
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=str(error), bucket=bucket, key=key) from error
+            raise StorageError(
+                f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=str(error), bucket=bucket, key=key
+            ) from error
 
     def _endpoint(self) -> str:
         return self.endpoint_url or "the default AWS endpoint"
@@ -137,7 +148,9 @@ class S3Store:
             if max_bytes is not None and response["ContentLength"] > max_bytes:
                 body.close()
                 raise ObjectTooLarge(
-                    f"s3://{{bucket}}/{{key}} is {response['ContentLength']} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key
+                    f"s3://{{bucket}}/{{key}} is {response['ContentLength']} bytes, more than the {max_bytes} allowed",
+                    bucket=bucket,
+                    key=key,
                 )
             return body.read()
 
