@@ -114,3 +114,10 @@ def test_a_failed_write_names_the_object_not_its_file_in_the_data_folder(
     assert str(raised.value) == "cannot write b/out/x.mp4: no space left on device"
     assert (raised.value.bucket, raised.value.key, raised.value.reason) == ("b", "out/x.mp4", "no space left on device")
     assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]  # nothing half-written
+
+
+def test_a_missing_bucket_is_named_without_the_data_folder(local: LocalStore, tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as raised:
+        local.get_bytes("nope", "a.mp4")
+    assert str(raised.value) == "nope/a.mp4 does not exist: bucket 'nope' does not exist"
+    assert str(tmp_path) not in str(raised.value)

@@ -62,7 +62,7 @@ class LocalStore:
         check_bucket(bucket)
         folder = self.root / bucket
         if not folder.is_dir():
-            raise StorageError("bucket {bucket!r} does not exist (no folder {path})", bucket=bucket, path=folder)
+            raise StorageError("bucket {bucket!r} does not exist", bucket=bucket, path=folder)  # the folder: for logs, not users
         return folder
 
     def _path(self, bucket: str, key: str) -> Path:
