@@ -9,8 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from veil.errors import OutputError
-
+from veil.errors import OutputError, reason
 
 PARTIAL_PREFIX = ".veil-partial-"
 """Names of files and folders being written: hidden, and never taken for a finished output."""
@@ -29,11 +28,13 @@ class AtomicFile:
         self.destination = Path(destination)
         folder = self.destination.parent if str(self.destination.parent) else Path(".")
         if not folder.is_dir():
-            raise OutputError(f"output folder {folder} does not exist")
+            raise OutputError("output folder {path} does not exist", path=folder)
         try:
             handle, name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=self.destination.suffix, dir=folder)
         except OSError as error:
-            raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
+            raise OutputError(
+                "cannot write to output folder {path}: {reason}", path=folder, reason=reason(error)
+            ) from None
         os.close(handle)
         self.temporary = Path(name)
         os.chmod(self.temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
@@ -46,7 +47,7 @@ class AtomicFile:
             os.replace(self.temporary, self.destination)
         except OSError as error:
             self.discard()
-            raise OutputError(f"cannot write {self.destination}: {_reason(error)}") from None
+            raise OutputError("cannot write {path}: {reason}", path=self.destination, reason=reason(error)) from None
 
     def discard(self) -> None:
         self.temporary.unlink(missing_ok=True)
@@ -83,7 +84,7 @@ class StagedFolders:
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutputError(f"cannot create folder {self.parent}: {_reason(error)}") from None
+            raise OutputError("cannot create folder {path}: {reason}", path=self.parent, reason=reason(error)) from None
         self._staging = _hidden_folder(self.parent)
         self.folders = {name: self._staging / name for name in names}
         for folder in self.folders.values():
@@ -149,7 +150,7 @@ def scratch_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """A hidden temporary folder inside ``folder`` (so moves out of it are renames), removed afterwards."""
     folder = Path(folder) if str(folder) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist")
+        raise OutputError("output folder {path} does not exist", path=folder)
     scratch = _hidden_folder(folder)
     try:
         yield scratch
@@ -161,8 +162,4 @@ def _hidden_folder(folder: Path) -> Path:
     try:
         return Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=folder))
     except OSError as error:
-        raise OutputError(f"cannot write to output folder {folder}: {_reason(error)}") from None
-
-
-def _reason(error: OSError) -> str:
-    return (error.strerror or str(error)).lower()
+        raise OutputError("cannot write to output folder {path}: {reason}", path=folder, reason=reason(error)) from None

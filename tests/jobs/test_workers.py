@@ -15,7 +15,7 @@ import pytest
 from veil.pipeline import AnonymizeOptions
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
-from veil.errors import ModelError
+from veil.errors import InputError, ModelError, StorageError
 from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_job
 from veil.media import probe
 from veil.records import Detections
@@ -224,3 +224,36 @@ def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pool
         *(f"c/images/{index:06d}.png" for index in range(3)),
         "c/mosaic/000000.png", "c/mosaic/000001.png", "c/mosaic/000002.png", "c/mosaic/c.mp4",
     ]
+
+
+def test_a_failing_job_names_the_object_not_the_data_directory(
+    local: LocalStore, jobs: JobStore, tmp_path: Path
+) -> None:
+    local.ensure_bucket("uploads")
+    local.ensure_bucket("covered")
+    job = submit(local, jobs, ("uploads", "covered"), make_text_file(tmp_path / "notes.mp4"), key="cams/notes.mp4")
+    work = tmp_path / "data" / ".scratch"
+    with pytest.raises(InputError) as raised:
+        process_job(job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=work)
+    message = str(raised.value)
+    assert message.startswith("input uploads/cams/notes.mp4 is not a readable video: ")
+    assert str(tmp_path) not in message
+    assert raised.value.path == "uploads/cams/notes.mp4"
+
+
+def test_a_failed_download_names_the_work_file_not_its_absolute_path(
+    local: LocalStore, jobs: JobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local.ensure_bucket("uploads")
+    local.ensure_bucket("covered")
+    job = submit(local, jobs, ("uploads", "covered"), make_clip(tmp_path / "clip.mov", frames=4), key="cams/a.mov")
+
+    def disk_full(*_: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("veil.storage.local.copy_hashing", disk_full)
+    with pytest.raises(StorageError) as raised:
+        process_job(
+            job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=tmp_path / "data" / ".scratch"
+        )
+    assert str(raised.value) == "cannot write source.mov in the job's work folder: no space left on device"

@@ -429,3 +429,27 @@ def test_mkv_output_keeps_timing_and_audio(tmp_path):
     rewrite(clip, out)
     assert len(probe(out).audio) == 1
     assert_same_timing(clip, out)
+
+
+def test_encoder_settings_are_validated_frozen_and_keep_their_defaults() -> None:
+    from pydantic import ValidationError
+
+    default = EncoderSettings()
+    assert (default.codec, default.crf, default.preset, default.keep_metadata, default.max_rate_factor) == (
+        "h264", None, "veryfast", False, 1.0
+    )
+    assert (
+        default.effective_crf,
+        EncoderSettings(codec="hevc").effective_crf,
+        EncoderSettings(crf=18).effective_crf,
+    ) == (23, 28, 18)
+    assert hash(default) == hash(EncoderSettings())
+    for bad in ({"codec": "vp9"}, {"crf": 52}, {"crf": -1}, {"bitrate": 1}):
+        with pytest.raises(ValidationError):
+            EncoderSettings(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        default.crf = 20  # type: ignore[misc]
+    internal = {
+        name for name, field in EncoderSettings.model_fields.items() if (field.json_schema_extra or {}).get("internal")
+    }
+    assert internal == {"max_rate_factor"}

@@ -98,3 +98,26 @@ def test_published_files_get_the_usual_mode(local: LocalStore) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert (local.root / "b" / "m.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_failed_write_names_the_object_not_its_file_in_the_data_folder(
+    local: LocalStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("veil.storage.local.copy_hashing", disk_full)
+    source = tmp_path / "payload.bin"
+    source.write_bytes(b"payload")
+    with pytest.raises(StorageError) as raised:
+        local.upload("b", "out/x.mp4", source)
+    assert str(raised.value) == "cannot write b/out/x.mp4: no space left on device"
+    assert (raised.value.bucket, raised.value.key, raised.value.reason) == ("b", "out/x.mp4", "no space left on device")
+    assert not [path for path in (tmp_path / "data").rglob("*") if path.is_file()]  # nothing half-written
+
+
+def test_a_missing_bucket_is_named_without_the_data_folder(local: LocalStore, tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as raised:
+        local.get_bytes("nope", "a.mp4")
+    assert str(raised.value) == "nope/a.mp4 does not exist: bucket 'nope' does not exist"
+    assert str(tmp_path) not in str(raised.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-from veil.errors import ConfigError, InputError, OutputError
+from veil.errors import ConfigError, InputError, OutputError, reason
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".3gp", ".flv", ".wmv", ".mpg", ".mpeg"})
 """Suffixes picked up when an INPUT is a folder; files named explicitly are taken whatever their suffix."""
@@ -26,7 +26,7 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
         elif glob.has_magic(pattern):
             found.extend(Path(p) for p in sorted(glob.glob(pattern)) if Path(p).is_file())
         else:
-            raise InputError(f"{pattern}: no such file or folder")
+            raise InputError("{path}: no such file or folder", path=pattern)
     unique = list(dict.fromkeys(found))
     if not unique:
         raise InputError(f"no video files found in {', '.join(patterns)}")
@@ -57,9 +57,9 @@ def plan_outputs(sources: list[Path], output: Path | None, output_dir: Path | No
         else:
             destination = source.with_name(output_name(source, ".anonymized"))
         if destination.resolve() == source.resolve():
-            raise ConfigError(f"{destination} would overwrite its own input; choose another output")
+            raise ConfigError("{path} would overwrite its own input; choose another output", path=destination)
         if destination.exists() and not overwrite:
-            raise ConfigError(f"{destination} already exists; pass --overwrite to replace it")
+            raise ConfigError("{path} already exists; pass --overwrite to replace it", path=destination)
         pairs.append((source, destination))
     destinations = [d.resolve() for _, d in pairs]
     if len(set(destinations)) != len(destinations):
@@ -72,4 +72,4 @@ def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"cannot create output folder {folder}: {(error.strerror or str(error)).lower()}") from None
+        raise OutputError("cannot create output folder {path}: {reason}", path=folder, reason=reason(error)) from None

@@ -8,10 +8,11 @@ check renews the lease, so a worker that lost its job publishes nothing more.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,24 +67,23 @@ def process_job(
     with tempfile.TemporaryDirectory(prefix="veil-job-", dir=work_dir) as folder:
         work = Path(folder)
         source = work / f"source{_extension(job.source_key)}"
-        objects.download(job.source_bucket, job.source_key, source)
         video, detections = work / "video.mp4", work / "detections.json"
         frames = work / "frames" if write_frames else None
-        try:
+        with _naming(work):
+            objects.download(job.source_bucket, job.source_key, source)
+        copies = {
+            source: f"{job.source_bucket}/{job.source_key}",
+            video: f"{job.output_bucket}/{keys.video}",
+            detections: f"{job.output_bucket}/{keys.detections}",
+        }
+        with _naming(work, copies):
             report = anonymize(
                 source, video, options=options, detectors=detectors, progress=progress, engine=engine,
                 detections_path=detections, frames_dir=frames,
             )
-        except VeilError as error:  # name the object, not the temporary copy
-            raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
-        metadata = VideoMetadata.from_info(probe(source))
-        if frames is not None:
-            _check(still_owner)
-            _publish_frames(objects, job.output_bucket, keys, frames)
-        _check(still_owner)
-        objects.upload(job.output_bucket, keys.video, video, "video/mp4")
-        _check(still_owner)
-        objects.upload(job.output_bucket, keys.detections, detections, "application/json")
+            metadata = VideoMetadata.from_info(probe(source))
+        with _naming(work):
+            _publish(objects, job.output_bucket, keys, video, detections, frames, still_owner)
     return {
         "output_key": keys.video,
         "detections_key": keys.detections,
@@ -96,6 +96,47 @@ def _extension(key: str) -> str:
     """The key's extension if it is a plain one (demuxers use it as a hint), else none."""
     extension = posixpath.splitext(key)[1]
     return extension.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else ""
+
+
+@contextlib.contextmanager
+def _naming(work: Path, copies: Mapping[Path, str] | None = None) -> Iterator[None]:
+    """VeilErrors raised inside name files as a service user may see them, never by the data directory's absolute path.
+
+    A file in ``copies`` is named as the object it copies (``bucket/key``), any
+    other file in ``work`` by its place in the job's work folder.
+    """
+    try:
+        yield
+    except VeilError as error:
+        if error.path is None:
+            raise
+        path = Path(error.path)
+        if copies is not None and path in copies:
+            name = copies[path]
+        elif path.is_relative_to(work):
+            name = f"{path.relative_to(work)} in the job's work folder"
+        else:
+            raise
+        raise error.relabel({error.path: name}) from error
+
+
+def _publish(
+    objects: ObjectStore,
+    bucket: str,
+    keys: OutputKeys,
+    video: Path,
+    detections: Path,
+    frames: Path | None,
+    still_owner: Callable[[], bool] | None,
+) -> None:
+    """Upload the outputs, ``detections.json`` last (the completion mark), each group only while the job is ours."""
+    if frames is not None:
+        _check(still_owner)
+        _publish_frames(objects, bucket, keys, frames)
+    _check(still_owner)
+    objects.upload(bucket, keys.video, video, "video/mp4")
+    _check(still_owner)
+    objects.upload(bucket, keys.detections, detections, "application/json")
 
 
 def _check(still_owner: Callable[[], bool] | None) -> None:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from veil.errors import ConfigError, JobNotFound, StorageError
+from veil.errors import ConfigError, JobNotFound, StorageError, reason
 from veil.jobs.models import Job, JobState, output_name
 
 _SCHEMA = (
@@ -93,7 +93,9 @@ class JobStore:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise ConfigError(f"cannot create the folder of job database {path}: {error.strerror}") from None
+                raise ConfigError(
+                    "cannot create the folder of job database {path}: {reason}", path=path, reason=reason(error)
+                ) from None
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -103,7 +105,7 @@ class JobStore:
             for statement in _SCHEMA:
                 self._db.execute(statement)
         except sqlite3.Error as error:
-            raise ConfigError(f"cannot open job database {path}: {error}") from None
+            raise ConfigError("cannot open job database {path}: {reason}", path=path, reason=str(error)) from None
 
     def close(self) -> None:
         with self._lock:

@@ -3,9 +3,10 @@
 Names are FFmpeg's own: stream, frame, packet, time base, pts, rotation.
 """
 
+from veil.media.concat import join_segments
+from veil.media.encode import EncoderSettings, VideoWriter
 from veil.media.probe import AudioStreamInfo, PacketIndex, VideoInfo, index_packets, probe
 from veil.media.reader import VideoFrame, VideoReader
-from veil.media.writer import EncoderSettings, VideoWriter, join_segments
 
 __all__ = [
     "AudioStreamInfo",

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import av
 import av.container
+from av.video.stream import VideoStream
 
-from veil.errors import InputError
+from veil.errors import InputError, reason
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,17 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
     try:
         status = path.stat()
     except FileNotFoundError:
-        raise InputError(f"input {path} does not exist") from None
+        raise InputError("input {path} does not exist", path=path) from None
     except PermissionError:
-        raise InputError(f"cannot read input {path}: permission denied") from None
+        raise InputError("cannot read input {path}: permission denied", path=path) from None
     if stat.S_ISDIR(status.st_mode):
-        raise InputError(f"input {path} is a folder, not a video file")
+        raise InputError("input {path} is a folder, not a video file", path=path)
     if not stat.S_ISREG(status.st_mode):
-        raise InputError(f"input {path} is not a regular file")
+        raise InputError("input {path} is not a regular file", path=path)
     if status.st_size == 0:
-        raise InputError(f"input {path} is empty (0 bytes)")
+        raise InputError("input {path} is empty (0 bytes)", path=path)
     if not os.access(path, os.R_OK):
-        raise InputError(f"cannot read input {path}: permission denied")
+        raise InputError("cannot read input {path}: permission denied", path=path)
     return path
 
 
@@ -99,18 +100,13 @@ def open_input(path: Path) -> Iterator[av.container.InputContainer]:
     try:
         container = av.open(str(path), mode="r")
     except PermissionError:
-        raise InputError(f"cannot read input {path}: permission denied") from None
+        raise InputError("cannot read input {path}: permission denied", path=path) from None
     except av.error.FFmpegError as error:
-        raise InputError(f"input {path} is not a readable video: {_reason(error)}") from None
+        raise InputError("input {path} is not a readable video: {reason}", path=path, reason=reason(error)) from None
     try:
         yield container
     finally:
         container.close()
-
-
-def _reason(error: Exception) -> str:
-    text = getattr(error, "strerror", None) or str(error)
-    return text.strip().rstrip(".") or type(error).__name__
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
@@ -122,11 +118,11 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     path = check_readable(path)
     with open_input(path) as container:
         if not container.streams.video:
-            raise InputError(f"input {path} has no video stream")
+            raise InputError("input {path} has no video stream", path=path)
         stream = container.streams.video[0]
         context = stream.codec_context
         if context is None or context.name is None:
-            raise InputError(f"input {path}: video stream uses a codec FFmpeg cannot decode")
+            raise InputError("input {path}: video stream uses a codec FFmpeg cannot decode", path=path)
         rotation, first = _first_frame(path, container, stream)
         time_base = stream.time_base or Fraction(1, 90_000)
         duration_s = _seconds(stream.duration, time_base)
@@ -165,14 +161,14 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         )
 
 
-def _first_frame(path: Path, container, stream) -> tuple[int, av.VideoFrame]:
+def _first_frame(path: Path, container: av.container.InputContainer, stream: VideoStream) -> tuple[int, av.VideoFrame]:
     """Decode the first frame: it carries the display matrix and the real frame size."""
     try:
         for frame in container.decode(stream):
             return (round(frame.rotation / 90) * 90) % 360, frame
     except av.error.FFmpegError as error:
-        raise InputError(f"input {path} is damaged: {_reason(error)}") from None
-    raise InputError(f"input {path} is damaged: its video stream has no decodable frame")
+        raise InputError("input {path} is damaged: {reason}", path=path, reason=reason(error)) from None
+    raise InputError("input {path} is damaged: its video stream has no decodable frame", path=path)
 
 
 @dataclass(frozen=True)
@@ -206,7 +202,7 @@ def index_packets(path: str | os.PathLike[str]) -> PacketIndex:
                 if packet.is_keyframe:
                     keys.append(int(packet.pts))
         except av.error.FFmpegError as error:
-            raise InputError(f"input {path} is damaged: {_reason(error)}") from None
+            raise InputError("input {path} is damaged: {reason}", path=path, reason=reason(error)) from None
     if not complete or len(set(stamps)) != len(stamps):
         return PacketIndex(None, ())
     ordered = sorted(stamps)

@@ -7,13 +7,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import TracebackType
+from typing import Self
 
 import av
 import numpy as np
 
-from veil.errors import InputError
+from veil.errors import InputError, reason
 from veil.media.colour import matrix_for, range_for
-from veil.media.probe import VideoInfo, _reason, check_readable, probe
+from veil.media.probe import VideoInfo, check_readable, probe
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,15 @@ class VideoReader:
         try:
             self._container = av.open(str(self._path), mode="r")
         except av.error.FFmpegError as error:
-            raise InputError(f"input {self._path} is not a readable video: {_reason(error)}") from None
+            raise InputError(
+                "input {path} is not a readable video: {reason}", path=self._path, reason=reason(error)
+            ) from None
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._matrix = matrix_for(self.info.colorspace, self.info.width, self.info.height)
         self._range = range_for(self.info.color_range, self.info.pix_fmt)
 
-    def __enter__(self) -> VideoReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -84,15 +87,18 @@ class VideoReader:
         try:
             self._container.seek(seek_pts, backward=True, any_frame=False, stream=self._stream)
         except av.error.FFmpegError as error:
-            raise InputError(f"input {self._path}: cannot seek to {seek_pts}: {_reason(error)}") from None
+            raise InputError(
+                f"input {{path}}: cannot seek to {seek_pts}: {{reason}}", path=self._path, reason=reason(error)
+            ) from None
         wanted = iter(pts)
-        expected = next(wanted)
+        expected: int | None = next(wanted)
         started = False
         for frame in self._frames(self._decode(), first_index=first_index, skip_before=pts[0]):
             if frame.pts != expected:
                 raise InputError(
-                    f"input {self._path}: frame {frame.index} has pts {frame.pts}, expected {expected}"
-                    " (the packets' timestamps do not match the decoded frames)"
+                    f"input {{path}}: frame {frame.index} has pts {frame.pts}, expected {expected}"
+                    " (the packets' timestamps do not match the decoded frames)",
+                    path=self._path,
                 )
             started = True
             yield frame
@@ -100,8 +106,9 @@ class VideoReader:
             if expected is None:
                 return
         raise InputError(
-            f"input {self._path}: decoding from pts {seek_pts} ended before pts {expected}"
-            + ("" if started else " (no frame at the segment's start)")
+            f"input {{path}}: decoding from pts {seek_pts} ended before pts {expected}"
+            + ("" if started else " (no frame at the segment's start)"),
+            path=self._path,
         )
 
     def _frames(self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None) -> Iterator[VideoFrame]:
@@ -114,15 +121,17 @@ class VideoReader:
                 return
             except av.error.FFmpegError as error:
                 raise InputError(
-                    f"input {self._path}: decoding failed after frame {index - 1}: {_reason(error)}"
+                    f"input {{path}}: decoding failed after frame {index - 1}: {{reason}}",
+                    path=self._path,
+                    reason=reason(error),
                 ) from None
             pts = frame.pts if frame.pts is not None else frame.dts
             if skip_before is not None and (pts is None or pts < skip_before):
                 continue  # before the wanted range (decoded from the keyframe to get there)
             if frame.is_corrupt:
-                raise InputError(f"input {self._path}: frame {index} is corrupt")
+                raise InputError(f"input {{path}}: frame {index} is corrupt", path=self._path)
             if pts is None:
-                raise InputError(f"input {self._path}: frame {index} has no timestamp")
+                raise InputError(f"input {{path}}: frame {index} has no timestamp", path=self._path)
             image = frame.to_ndarray(
                 format="rgb24",
                 src_colorspace=self._matrix,

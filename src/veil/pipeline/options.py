@@ -20,24 +20,12 @@ from pydantic.fields import FieldInfo
 
 from veil.detect.settings import DetectorSettings
 from veil.errors import ConfigError
-from veil.media import EncoderSettings as MediaEncoderSettings
+from veil.media.encode import EncoderSettings
 from veil.pipeline.schedule import ScheduleSettings
 from veil.redact.settings import RedactSettings
 from veil.track import FusionSettings
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-
-class EncoderSettings(BaseModel):
-    model_config = _FROZEN
-
-    codec: Literal["h264", "hevc"] = Field("h264", description="Output video codec: h264 (libx264) or hevc (libx265).")
-    crf: int | None = Field(None, ge=0, le=51, description="Quality 0-51, lower is better and bigger; unset: 23 for h264, 28 for hevc.")
-    preset: str = Field("veryfast", description="Encoder speed preset (ultrafast ... veryslow).")
-    keep_metadata: bool = Field(False, description="Keep container metadata (GPS location, device make/model); stripped by default.")
-
-    def for_media(self) -> MediaEncoderSettings:
-        return MediaEncoderSettings(**self.model_dump())
 
 
 class OutputSettings(BaseModel):

@@ -118,7 +118,7 @@ class VideoRun:
         log = DetectionLog() if outputs.detections is not None else None
         target = self.info if outputs.final else dataclasses.replace(self.info, audio=(), rotation=0)
         # A part's metadata comes from the source when the parts are joined.
-        encoder = (self.options.encoder if outputs.final else self.options.encoder.model_copy(update={"keep_metadata": False})).for_media()
+        encoder = self.options.encoder if outputs.final else self.options.encoder.model_copy(update={"keep_metadata": False})
         with contextlib.ExitStack() as stack:
             if log is not None:
                 stack.enter_context(log)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from veil.errors import StorageError
+from veil.errors import StorageError, VeilError, reason
 from veil.files import atomic_path
 
 
@@ -16,12 +16,18 @@ CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
-def staged_file(destination: Path) -> Iterator[BinaryIO]:
+def staged_file(destination: Path, *, bucket: str | None = None, key: str | None = None) -> Iterator[BinaryIO]:
     """Yield a file open for writing beside ``destination``; it replaces ``destination`` on success.
 
-    A reader sees the old object (or none) until the new one is complete.
+    A reader sees the old object (or none) until the new one is complete. Errors
+    name the object ``bucket/key`` when given, never its file in the data folder.
     """
-    with os_errors(f"cannot write {destination}"), atomic_path(destination) as temporary, open(temporary, "wb") as out:
+    what = "cannot write {bucket}/{key}" if bucket is not None else "cannot write {path}"
+    with (
+        os_errors(what, path=destination, bucket=bucket, key=key),
+        atomic_path(destination) as temporary,
+        open(temporary, "wb") as out,
+    ):
         yield out
 
 
@@ -43,12 +49,14 @@ def md5_of(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def os_errors(what: str) -> Iterator[None]:
-    """Turn an OSError into a StorageError that says what failed and why."""
+def os_errors(
+    what: str, *, path: Path | None = None, bucket: str | None = None, key: str | None = None
+) -> Iterator[None]:
+    """Turn an OSError into a StorageError that says ``what`` failed (a message over the fields given) and why."""
     try:
         yield
     except StorageError:
         raise
     except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise StorageError(f"{what}: {reason}") from error
+        why = error.reason if isinstance(error, VeilError) and error.reason else reason(error)
+        raise StorageError(what + ": {reason}", path=path, bucket=bucket, key=key, reason=why) from error

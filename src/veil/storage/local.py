@@ -26,23 +26,25 @@ def key_parts(key: str) -> list[str]:
     if not isinstance(key, str) or not key:
         raise InvalidKey("object key is empty")
     if "\x00" in key or "\\" in key:
-        raise InvalidKey(f"object key {key!r} contains a NUL or backslash, which local buckets refuse")
+        raise InvalidKey("object key {key!r} contains a NUL or backslash, which local buckets refuse", key=key)
     if key.startswith("/"):
-        raise InvalidKey(f"object key {key!r} is absolute; keys are relative to their bucket")
+        raise InvalidKey("object key {key!r} is absolute; keys are relative to their bucket", key=key)
     parts = key.split("/")
     for part in parts:
         if part in ("", ".", ".."):
-            raise InvalidKey(f"object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse")
+            raise InvalidKey(
+                "object key {key!r} has an empty, '.' or '..' segment, which local buckets refuse", key=key
+            )
         if part.startswith(PARTIAL_PREFIX):
-            raise InvalidKey(f"object key {key!r} uses the reserved prefix {PARTIAL_PREFIX!r}")
+            raise InvalidKey(f"object key {{key!r}} uses the reserved prefix {PARTIAL_PREFIX!r}", key=key)
     return parts
 
 
 def check_bucket(bucket: str) -> None:
     if not isinstance(bucket, str) or not bucket or bucket in (".", "..") or any(c in bucket for c in "/\\\x00"):
-        raise InvalidKey(f"bucket name {bucket!r} is not a plain folder name")
+        raise InvalidKey("bucket name {bucket!r} is not a plain folder name", bucket=bucket)
     if bucket.startswith(PARTIAL_PREFIX):
-        raise InvalidKey(f"bucket name {bucket!r} uses the reserved prefix {PARTIAL_PREFIX!r}")
+        raise InvalidKey(f"bucket name {{bucket!r}} uses the reserved prefix {PARTIAL_PREFIX!r}", bucket=bucket)
 
 
 class LocalStore:
@@ -60,7 +62,7 @@ class LocalStore:
         check_bucket(bucket)
         folder = self.root / bucket
         if not folder.is_dir():
-            raise StorageError(f"bucket {bucket!r} does not exist (no folder {folder})")
+            raise StorageError("bucket {bucket!r} does not exist", bucket=bucket, path=folder)  # the folder: for logs, not users
         return folder
 
     def _path(self, bucket: str, key: str) -> Path:
@@ -70,7 +72,9 @@ class LocalStore:
         path = folder.joinpath(*parts)
         inside = os.path.realpath(folder) + os.sep
         if not os.path.realpath(path).startswith(inside):
-            raise InvalidKey(f"object key {key!r} leads outside bucket {bucket!r} (through a symlink)")
+            raise InvalidKey(
+                "object key {key!r} leads outside bucket {bucket!r} (through a symlink)", bucket=bucket, key=key
+            )
         return path
 
     def _existing(self, bucket: str, key: str) -> Path:
@@ -79,9 +83,11 @@ class LocalStore:
         except InvalidKey:
             raise
         except StorageError as error:
-            raise ObjectNotFound(f"{bucket}/{key} does not exist: {error}") from None
+            raise ObjectNotFound(
+                "{bucket}/{key} does not exist: {reason}", bucket=bucket, key=key, reason=str(error)
+            ) from None
         if not path.is_file():
-            raise ObjectNotFound(f"{bucket}/{key} does not exist")
+            raise ObjectNotFound("{bucket}/{key} does not exist", bucket=bucket, key=key)
         return path
 
     # -- info ----------------------------------------------------------------
@@ -113,7 +119,7 @@ class LocalStore:
 
     def ensure_bucket(self, bucket: str) -> None:
         check_bucket(bucket)
-        with os_errors(f"cannot create bucket folder {self.root / bucket}"):
+        with os_errors("cannot create bucket folder {path}", path=self.root / bucket):
             (self.root / bucket).mkdir(parents=True, exist_ok=True)
 
     def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -148,7 +154,7 @@ class LocalStore:
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         path = self._existing(bucket, key)
-        with os_errors(f"cannot read {bucket}/{key}"):
+        with os_errors("cannot read {bucket}/{key}", bucket=bucket, key=key):
             return self._info(bucket, key, path, path.stat())
 
     def exists(self, bucket: str, key: str) -> bool:
@@ -161,7 +167,10 @@ class LocalStore:
     def download(self, bucket: str, key: str, path: Path) -> ObjectInfo:
         source_path = self._existing(bucket, key)
         path = Path(path)
-        with os_errors(f"cannot download {bucket}/{key} to {path}"), open(source_path, "rb") as source:
+        with (
+            os_errors("cannot download {bucket}/{key} to {path}", bucket=bucket, key=key, path=path),
+            open(source_path, "rb") as source,
+        ):
             stat = os.fstat(source.fileno())  # the info of the bytes copied, even if the key is replaced meanwhile
             with staged_file(path) as out:
                 etag = copy_hashing(source, out)
@@ -170,16 +179,21 @@ class LocalStore:
 
     def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None) -> bytes:
         path = self._existing(bucket, key)
-        with os_errors(f"cannot read {bucket}/{key}"), open(path, "rb") as source:
+        with os_errors("cannot read {bucket}/{key}", bucket=bucket, key=key), open(path, "rb") as source:
             size = os.fstat(source.fileno()).st_size
             if max_bytes is not None and size > max_bytes:
-                raise ObjectTooLarge(f"{bucket}/{key} is {size} bytes, more than the {max_bytes} allowed")
+                raise ObjectTooLarge(
+                    f"{{bucket}}/{{key}} is {size} bytes, more than the {max_bytes} allowed", bucket=bucket, key=key
+                )
             return source.read()
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
         destination = self._writable(bucket, key)
-        with os_errors(f"cannot upload {path} to {bucket}/{key}"), open(path, "rb") as source:
-            with staged_file(destination) as out:
+        with (
+            os_errors("cannot upload {path} to {bucket}/{key}", path=path, bucket=bucket, key=key),
+            open(path, "rb") as source,
+        ):
+            with staged_file(destination, bucket=bucket, key=key) as out:
                 etag = copy_hashing(source, out)
                 out.flush()
                 stat = os.fstat(out.fileno())  # a rename keeps size, mtime and inode
@@ -187,14 +201,14 @@ class LocalStore:
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
         destination = self._writable(bucket, key)
-        with staged_file(destination) as out:
+        with staged_file(destination, bucket=bucket, key=key) as out:
             out.write(data)
 
     def delete(self, bucket: str, key: str) -> None:
         """Remove the object's file, and the folders its key made that are now empty."""
         path = self._path(bucket, key)
         folder = self._bucket_dir(bucket)
-        with os_errors(f"cannot delete {bucket}/{key}"):
+        with os_errors("cannot delete {bucket}/{key}", bucket=bucket, key=key):
             path.unlink(missing_ok=True)
         for parent in path.parents:
             if parent == folder:
@@ -206,8 +220,16 @@ class LocalStore:
 
     def _writable(self, bucket: str, key: str) -> Path:
         destination = self._path(bucket, key)
-        with os_errors(f"cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)"):
+        with os_errors(
+            "cannot store {bucket}/{key} (a local bucket cannot hold both a key and keys under it as a folder)",
+            bucket=bucket,
+            key=key,
+        ):
             destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.is_dir():
-            raise StorageError(f"cannot store {bucket}/{key}: other keys use it as a folder in this local bucket")
+            raise StorageError(
+                "cannot store {bucket}/{key}: other keys use it as a folder in this local bucket",
+                bucket=bucket,
+                key=key,
+            )
         return destination

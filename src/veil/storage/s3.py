@@ -71,19 +71,30 @@ class S3Store:
     @contextlib.contextmanager
     def _errors(self, action: str, bucket: str, key: str | None = None, *, missing_is_not_found: bool = False) -> Iterator[None]:
         """Turn boto errors into StorageError (ObjectNotFound where asked) with the endpoint named."""
-        where = f"s3://{bucket}/{key}" if key is not None else f"s3://{bucket}"
+        where = "s3://{bucket}/{key}" if key is not None else "s3://{bucket}"
         try:
             yield
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code in _MISSING and missing_is_not_found:
-                raise ObjectNotFound(f"{where} does not exist") from None
+                raise ObjectNotFound(f"{where} does not exist", bucket=bucket, key=key) from None
             if code == "NoSuchBucket":
-                raise StorageError(f"cannot {action} {where}: bucket {bucket!r} does not exist at {self._endpoint()}") from None
+                raise StorageError(
+                    f"cannot {action} {where}: bucket {{bucket!r}} does not exist at {self._endpoint()}",
+                    bucket=bucket,
+                    key=key,
+                ) from None
             message = error.response.get("Error", {}).get("Message") or str(error)
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {message} ({code})") from error
+            raise StorageError(
+                f"cannot {action} {where} at {self._endpoint()}: {{reason}}",
+                reason=f"{message} ({code})",
+                bucket=bucket,
+                key=key,
+            ) from error
         except (BotoCoreError, Boto3Error) as error:
-            raise StorageError(f"cannot {action} {where} at {self._endpoint()}: {error}") from error
+            raise StorageError(
+                f"cannot {action} {where} at {self._endpoint()}: {{reason}}", reason=str(error), bucket=bucket, key=key
+            ) from error
 
     def _endpoint(self) -> str:
         return self.endpoint_url or "the default AWS endpoint"
@@ -134,7 +145,7 @@ class S3Store:
         path = Path(path)
         with self._errors("download", bucket, key, missing_is_not_found=True):
             response = self.client.get_object(Bucket=bucket, Key=key)
-            with os_errors(f"cannot write {path}"), staged_file(path) as out:
+            with os_errors("cannot write {path}", path=path), staged_file(path) as out:
                 for chunk in response["Body"].iter_chunks(CHUNK):
                     out.write(chunk)
         return _info(bucket, key, response)
@@ -145,12 +156,16 @@ class S3Store:
             body = response["Body"]
             if max_bytes is not None and response["ContentLength"] > max_bytes:
                 body.close()
-                raise ObjectTooLarge(f"s3://{bucket}/{key} is {response['ContentLength']} bytes, more than the {max_bytes} allowed")
+                raise ObjectTooLarge(
+                    f"s3://{{bucket}}/{{key}} is {response['ContentLength']} bytes, more than the {max_bytes} allowed",
+                    bucket=bucket,
+                    key=key,
+                )
             return body.read()
 
     def upload(self, bucket: str, key: str, path: Path, content_type: str | None = None) -> None:
         extra = {"ContentType": content_type or _guess_type(key)}
-        with self._errors("upload to", bucket, key), os_errors(f"cannot upload {path}"):
+        with self._errors("upload to", bucket, key), os_errors("cannot upload {path}", path=path):
             self.client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=self._transfer)
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
