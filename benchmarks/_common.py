@@ -110,16 +110,18 @@ def load_set(gt_path: Path, limit: int | None = None) -> list[Item]:
     for entry in images:
         valid = [b for b in entry["boxes"] if not b[5].get("invalid") and not b[5].get("degenerate")]
         bad = [b for b in entry["boxes"] if b[5].get("invalid") or b[5].get("degenerate")]
-        items.append(Item(
-            path=gt_path.parent / entry["file"],
-            subset=entry.get("subset", ""),
-            exhaustive=bool(entry.get("exhaustive", True)),
-            width=int(entry["width"]),
-            height=int(entry["height"]),
-            boxes=np.array([b[:4] for b in valid], np.float32).reshape(-1, 4),
-            classes=[b[4] for b in valid],
-            ignored=np.array([b[:4] for b in bad], np.float32).reshape(-1, 4),
-        ))
+        items.append(
+            Item(
+                path=gt_path.parent / entry["file"],
+                subset=entry.get("subset", ""),
+                exhaustive=bool(entry.get("exhaustive", True)),
+                width=int(entry["width"]),
+                height=int(entry["height"]),
+                boxes=np.array([b[:4] for b in valid], np.float32).reshape(-1, 4),
+                classes=[b[4] for b in valid],
+                ignored=np.array([b[:4] for b in bad], np.float32).reshape(-1, 4),
+            )
+        )
     return items
 
 
@@ -132,7 +134,9 @@ class SceneFrame:
     matrix: np.ndarray  # 2x3 affine, image pixels -> frame pixels
 
 
-def scene_plan(items: list[Item], size: tuple[int, int], hold: int, zoom: float = 0.04, pan: float = 0.01) -> list[SceneFrame]:
+def scene_plan(
+    items: list[Item], size: tuple[int, int], hold: int, zoom: float = 0.04, pan: float = 0.01
+) -> list[SceneFrame]:
     """Each image fitted into the frame (letterboxed), held ``hold`` frames while the
     "camera" zooms in by ``zoom`` (fraction) and pans by ``pan`` of the frame width.
     """
@@ -157,7 +161,9 @@ def transform_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_scene(path: Path, items: list[Item], plan: list[SceneFrame], size: tuple[int, int], rate: int = 25, crf: int = 16) -> Path:
+def write_scene(
+    path: Path, items: list[Item], plan: list[SceneFrame], size: tuple[int, int], rate: int = 25, crf: int = 16
+) -> Path:
     """Render the plan as H.264 (yuv420p, ``rate`` fps, CRF ``crf``) at ``path``."""
     width, height = size
     out = av.open(str(path), mode="w")
@@ -169,7 +175,9 @@ def write_scene(path: Path, items: list[Item], plan: list[SceneFrame], size: tup
         if step.item not in cache:
             cache.clear()
             cache[step.item] = read_rgb(items[step.item].path)
-        image = cv2.warpAffine(cache[step.item], step.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        image = cv2.warpAffine(
+            cache[step.item], step.matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0)
+        )
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = frame_index
         out.mux(stream.encode(frame))

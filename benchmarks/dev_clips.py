@@ -32,7 +32,18 @@ def timestamps_ms(path: Path) -> list[float]:
 
 def run_clip(clip: Path, folder: Path) -> dict:
     output, detections = folder / f"{clip.stem}.mp4", folder / f"{clip.stem}.json"
-    command = [sys.executable, "-m", "veil", "anonymize", str(clip), "-o", str(output), "--detections", str(detections), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "veil",
+        "anonymize",
+        str(clip),
+        "-o",
+        str(output),
+        "--detections",
+        str(detections),
+        "--quiet",
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
@@ -43,7 +54,9 @@ def run_clip(clip: Path, folder: Path) -> dict:
         "command": "veil anonymize CLIP -o OUT --detections OUT.json",
         "frames_in": len(before),
         "frames_out": len(after),
-        "max_timestamp_error_ms": max((abs(a - b) for a, b in zip(before, after)), default=0.0) if len(before) == len(after) else None,
+        "max_timestamp_error_ms": max((abs(a - b) for a, b in zip(before, after, strict=False)), default=0.0)
+        if len(before) == len(after)
+        else None,
         "wall_s": round(wall, 1),
         "fps": round(len(after) / wall, 2),
         "size_ratio": round(output.stat().st_size / clip.stat().st_size, 3),

@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from veil.detect import CenterFaceDetector, YoloPlateDetector  # noqa: E402
+from veil.detect import CenterFaceDetector, YoloPlateDetector
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HEIGHT_BUCKETS, iou_matrix, match, read_rgb  # noqa: E402,F401
+from _common import HEIGHT_BUCKETS, iou_matrix, match, read_rgb
 
 FACE_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 PLATE_THRESHOLDS = (0.1, 0.25, 0.5)
@@ -54,7 +54,10 @@ def eval_faces(data: Path, threads: int, scales: list[float]) -> None:
     gt = json.loads((data / "faces" / "gt.json").read_text())["images"]
     detector = CenterFaceDetector(threshold=min(FACE_THRESHOLDS), max_side=None, threads=threads)
     for scale in scales:
-        stats = {t: {"hit": np.zeros(len(HEIGHT_BUCKETS)), "tp": 0, "fp": 0, "fp_imgs": 0, "fp_area": []} for t in FACE_THRESHOLDS}
+        stats = {
+            t: {"hit": np.zeros(len(HEIGHT_BUCKETS)), "tp": 0, "fp": 0, "fp_imgs": 0, "fp_area": []}
+            for t in FACE_THRESHOLDS
+        }
         total = np.zeros(len(HEIGHT_BUCKETS))
         n_exh = 0
         seconds = 0.0
@@ -87,14 +90,20 @@ def eval_faces(data: Path, threads: int, scales: list[float]) -> None:
                         mask[y1:y2, x1:x2] = True
                     s["fp_area"].append(mask.mean())
         ms = 1000 * seconds / len(gt)
-        print(f"\n## Faces, CenterFace at {scale:g}x input ({len(gt)} images, {int(total.sum())} faces, {ms:.0f} ms/image, threads={threads})")
+        print(
+            f"\n## Faces, CenterFace at {scale:g}x input ({len(gt)} images, {int(total.sum())} faces, {ms:.0f} ms/image, threads={threads})"
+        )
         heads = " | ".join(f"h {lo:g}-{hi:g}" if hi < 1e8 else f"h >={lo:g}" for lo, hi in HEIGHT_BUCKETS)
-        print(f"| thr | recall | {heads} | precision (exhaustive, {n_exh} imgs) | FP/img | imgs with FP | max FP area |")
+        print(
+            f"| thr | recall | {heads} | precision (exhaustive, {n_exh} imgs) | FP/img | imgs with FP | max FP area |"
+        )
         print("|" + "---|" * (6 + len(HEIGHT_BUCKETS)))
         for t, s in stats.items():
-            per = " | ".join(f"{h / max(n, 1):.3f} ({int(n)})" for h, n in zip(s["hit"], total))
+            per = " | ".join(f"{h / max(n, 1):.3f} ({int(n)})" for h, n in zip(s["hit"], total, strict=False))
             prec = s["tp"] / max(s["tp"] + s["fp"], 1)
-            print(f"| {t} | {s['hit'].sum() / total.sum():.3f} | {per} | {prec:.3f} | {s['fp'] / n_exh:.2f} | {s['fp_imgs']} | {max(s['fp_area']):.1%} |")
+            print(
+                f"| {t} | {s['hit'].sum() / total.sum():.3f} | {per} | {prec:.3f} | {s['fp'] / n_exh:.2f} | {s['fp_imgs']} | {max(s['fp_area']):.1%} |"
+            )
 
 
 def eval_plates(data: Path, threads: int) -> None:
@@ -129,7 +138,9 @@ def eval_plates(data: Path, threads: int) -> None:
     print("|" + "---|" * (5 + len(subsets)))
     for t, s in stats.items():
         per = " | ".join(f"{h / m:.3f} ({m})" for h, m in (s["by"][k] for k in subsets))
-        print(f"| {t} | {s['hit'] / n:.3f} | {per} | {s['n_det'] / len(gt):.2f} | {np.mean(s['area']):.2%} | {max(s['area']):.1%} |")
+        print(
+            f"| {t} | {s['hit'] / n:.3f} | {per} | {s['n_det'] / len(gt):.2f} | {np.mean(s['area']):.2%} | {max(s['area']):.1%} |"
+        )
 
 
 def eval_videos(data: Path, threads: int, step: int = 15) -> None:
@@ -154,13 +165,15 @@ def eval_videos(data: Path, threads: int, step: int = 15) -> None:
             results = [detector.detect(f) for f in frames]
             for t in thresholds:
                 counts, areas = [], []
-                for f, d in zip(frames, results):
+                for f, d in zip(frames, results, strict=False):
                     mask = np.zeros(f.shape[:2], bool)
                     for x1, y1, x2, y2 in d.boxes[d.scores >= t].astype(int):
                         mask[y1:y2, x1:x2] = True
                     counts.append(int((d.scores >= t).sum()))
                     areas.append(mask.mean())
-                print(f"| {clip.stem} | {detector.class_name} | {t} | {sum(c > 0 for c in counts)}/{len(frames)} | {np.mean(counts):.2f} | {np.mean(areas):.2%} | {max(areas):.1%} |")
+                print(
+                    f"| {clip.stem} | {detector.class_name} | {t} | {sum(c > 0 for c in counts)}/{len(frames)} | {np.mean(counts):.2f} | {np.mean(areas):.2%} | {max(areas):.1%} |"
+                )
 
 
 def time_frames(threads: int) -> None:
@@ -193,7 +206,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 2.0, 0.67])
-    parser.add_argument("--only", choices=["faces", "plates", "videos", "timing"], nargs="+", default=["faces", "plates", "videos", "timing"])
+    parser.add_argument(
+        "--only",
+        choices=["faces", "plates", "videos", "timing"],
+        nargs="+",
+        default=["faces", "plates", "videos", "timing"],
+    )
     args = parser.parse_args()
     if "faces" in args.only:
         eval_faces(args.data, args.threads, args.scales)

@@ -38,20 +38,28 @@ def render(path: Path, seconds: int, fps: int) -> Path:
     def content(index: int):  # type: ignore[no-untyped-def]
         return cv2.resize(sample_frame(index % period, (640, 360), period), SIZE, interpolation=cv2.INTER_LINEAR)
 
-    return make_clip(path, size=SIZE, frames=frames, rate=Fraction(fps), audio=[("aac", 48000, 2)], content=content, crf=23)
+    return make_clip(
+        path, size=SIZE, frames=frames, rate=Fraction(fps), audio=[("aac", 48000, 2)], content=content, crf=23
+    )
 
 
 def peak_rss_mb(source: Path, output: Path) -> tuple[float, float]:
     """Run veil in a fresh process; return (its peak RSS in MB, wall seconds)."""
     start = time.perf_counter()
     child = subprocess.run(
-        [sys.executable, "-c", (
-            "import resource, sys, veil; "
-            "from veil.pipeline.heap import pin_malloc_thresholds; pin_malloc_thresholds(); "  # as the veil command does
-            f"veil.anonymize({str(source)!r}, {str(output)!r}); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-        )],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            (
+                "import resource, sys, veil; "
+                "from veil.pipeline.heap import pin_malloc_thresholds; pin_malloc_thresholds(); "  # as the veil command does
+                f"veil.anonymize({str(source)!r}, {str(output)!r}); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return int(child.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
 
@@ -67,13 +75,27 @@ def main() -> None:
         for name, seconds in (("short", args.short), ("long", args.long)):
             clip = render(Path(folder) / f"{name}.mp4", seconds, args.fps)
             rss, wall = peak_rss_mb(clip, Path(folder) / f"{name}.out.mp4")
-            results[name] = {"seconds": seconds, "frames": seconds * args.fps, "peak_rss_mb": round(rss, 1), "wall_s": round(wall, 1)}
-            print(f"{name:>5}: {seconds:3d} s of 1080p at {args.fps} fps -> peak RSS {rss:7.1f} MB ({wall:.0f} s)", flush=True)
+            results[name] = {
+                "seconds": seconds,
+                "frames": seconds * args.fps,
+                "peak_rss_mb": round(rss, 1),
+                "wall_s": round(wall, 1),
+            }
+            print(
+                f"{name:>5}: {seconds:3d} s of 1080p at {args.fps} fps -> peak RSS {rss:7.1f} MB ({wall:.0f} s)",
+                flush=True,
+            )
     growth = results["long"]["peak_rss_mb"] - results["short"]["peak_rss_mb"]
     print(f"growth: {growth:+.1f} MB for {args.long - args.short} s more video")
     out = ROOT / "benchmarks" / "results" / "memory.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.processor() or platform.machine(), "runs": results, "growth_mb": round(growth, 1)}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {"machine": platform.processor() or platform.machine(), "runs": results, "growth_mb": round(growth, 1)},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     DATA,
     HEIGHT_BUCKETS,
     ROOT,
@@ -92,7 +92,7 @@ NB = len(HEIGHT_BUCKETS)
 
 
 def fmt_buckets(hit: np.ndarray, total: np.ndarray) -> str:
-    return " | ".join(f"{h / n:.3f} ({int(h)}/{int(n)})" if n else "-" for h, n in zip(hit, total))
+    return " | ".join(f"{h / n:.3f} ({int(h)}/{int(n)})" if n else "-" for h, n in zip(hit, total, strict=False))
 
 
 # -- image level -----------------------------------------------------------------------
@@ -108,8 +108,8 @@ def run_images(args: argparse.Namespace) -> dict:
         items = load_set(SETS[name], args.limit)
         hit = {c: np.zeros(NB) for c in ("face", "plate")}
         total = {c: np.zeros(NB) for c in ("face", "plate")}
-        tp = {c: 0 for c in ("face", "plate")}
-        fp = {c: 0 for c in ("face", "plate")}
+        tp = dict.fromkeys(("face", "plate"), 0)
+        fp = dict.fromkeys(("face", "plate"), 0)
         exhaustive = 0
         start = time.perf_counter()
         for item in items:
@@ -130,7 +130,9 @@ def run_images(args: argparse.Namespace) -> dict:
                     tp[cls] += int(det_hit.sum())
                     fp[cls] += int(free.sum())
         seconds = time.perf_counter() - start
-        print(f"\n## {name}: {len(items)} images ({exhaustive} exhaustive), veil default detectors, IoU {args.iou}, {seconds:.0f} s")
+        print(
+            f"\n## {name}: {len(items)} images ({exhaustive} exhaustive), veil default detectors, IoU {args.iou}, {seconds:.0f} s"
+        )
         print(f"| class | recall | {' | '.join(bucket_names())} | precision (exhaustive imgs) |")
         print("|" + "---|" * (3 + NB))
         out = {}
@@ -138,10 +140,18 @@ def run_images(args: argparse.Namespace) -> dict:
             if not total[cls].sum():
                 continue
             precision = tp[cls] / (tp[cls] + fp[cls]) if exhaustive and tp[cls] + fp[cls] else None
-            print(f"| {cls} | {hit[cls].sum() / total[cls].sum():.3f} | {fmt_buckets(hit[cls], total[cls])} | "
-                  f"{'-' if precision is None else f'{precision:.3f} (fp {fp[cls]})'} |")
-            out[cls] = {"recall": hit[cls].sum() / total[cls].sum(), "hit": hit[cls].tolist(), "total": total[cls].tolist(),
-                        "precision": precision, "tp": tp[cls], "fp": fp[cls]}
+            print(
+                f"| {cls} | {hit[cls].sum() / total[cls].sum():.3f} | {fmt_buckets(hit[cls], total[cls])} | "
+                f"{'-' if precision is None else f'{precision:.3f} (fp {fp[cls]})'} |"
+            )
+            out[cls] = {
+                "recall": hit[cls].sum() / total[cls].sum(),
+                "hit": hit[cls].tolist(),
+                "total": total[cls].tolist(),
+                "precision": precision,
+                "tp": tp[cls],
+                "fp": fp[cls],
+            }
         results[name] = {"images": len(items), "exhaustive_images": exhaustive, "iou": args.iou, "classes": out}
     return results
 
@@ -162,11 +172,11 @@ def tool_command(tool: str, src: Path, dst: Path, veil_args: str = "") -> list[s
     if tool == "veil":
         return [sys.executable, "-m", "veil", "anonymize", str(src), "-o", str(dst), "--quiet", *shlex.split(veil_args)]
     if tool == "deface":
-        return deface_command() + [str(src), "-o", str(dst)]
+        return [*deface_command(), str(src), "-o", str(dst)]
     if tool == "deface-640x360":
-        return deface_command() + [str(src), "-o", str(dst), "--scale", "640x360"]
+        return [*deface_command(), str(src), "-o", str(dst), "--scale", "640x360"]
     if tool == "deface-none":  # calibration: deface's encoder, nothing covered
-        return deface_command() + [str(src), "-o", str(dst), "--replacewith", "none"]
+        return [*deface_command(), str(src), "-o", str(dst), "--replacewith", "none"]
     raise SystemExit(f"unknown tool {tool}")
 
 
@@ -218,7 +228,10 @@ def run_video(args: argparse.Namespace) -> dict:
             walls = {}
             for tool in tools:
                 walls[tool] = run_tool(tool, src, folder_path / f"{tool}.mp4", args.veil_args)
-                print(f"[{name}] {tool}: {len(plan)} frames {width}x{height} in {walls[tool]:.0f} s ({len(plan) / walls[tool]:.1f} fps)", flush=True)
+                print(
+                    f"[{name}] {tool}: {len(plan)} frames {width}x{height} in {walls[tool]:.0f} s ({len(plan) / walls[tool]:.1f} fps)",
+                    flush=True,
+                )
             per = judge(items, plan, ref, [folder_path / f"{t}.mp4" for t in tools], len(tools), args)
         results["sets"][name] = summarize(name, items, tools, per, walls, len(plan), args)
     return results
@@ -239,7 +252,9 @@ def judge(items, plan, ref_path: Path, out_paths: list[Path], n_tools: int, args
         ref, outs = frames[0], frames[1:]
         # a tool may pad or scale to other dimensions (imageio, under deface, rounds to
         # multiples of 16 by scaling): judge its frames scaled back to the reference's
-        outs = [o if o.shape == ref.shape else cv2.resize(o, ref.shape[::-1], interpolation=cv2.INTER_AREA) for o in outs]
+        outs = [
+            o if o.shape == ref.shape else cv2.resize(o, ref.shape[::-1], interpolation=cv2.INTER_AREA) for o in outs
+        ]
         item = items[step.item]
         h, w = ref.shape
         boxes = transform_boxes(item.boxes, step.matrix)
@@ -264,12 +279,15 @@ def judge(items, plan, ref_path: Path, out_paths: list[Path], n_tools: int, args
         if item.exhaustive or args.area_all:
             far = np.zeros((h, w), bool)
             image_rect = transform_boxes(np.array([[0, 0, item.width, item.height]], np.float32), step.matrix)[0]
-            ax1, ay1, ax2, ay2 = (int(round(v)) for v in image_rect)
-            far[max(ay1, 0):min(ay2, h), max(ax1, 0):min(ax2, w)] = True
+            ax1, ay1, ax2, ay2 = (round(v) for v in image_rect)
+            far[max(ay1, 0) : min(ay2, h), max(ax1, 0) : min(ax2, w)] = True
             grown = np.concatenate([boxes, transform_boxes(item.ignored, step.matrix)])
             for x1, y1, x2, y2 in grown:
                 bw, bh = x2 - x1, y2 - y1
-                far[max(int(y1 - bh / 2), 0):max(int(np.ceil(y2 + bh / 2)), 0), max(int(x1 - bw / 2), 0):max(int(np.ceil(x2 + bw / 2)), 0)] = False
+                far[
+                    max(int(y1 - bh / 2), 0) : max(int(np.ceil(y2 + bh / 2)), 0),
+                    max(int(x1 - bw / 2), 0) : max(int(np.ceil(x2 + bw / 2)), 0),
+                ] = False
             if far.any():
                 ref_s = cv2.GaussianBlur(ref, (0, 0), 1.0)
                 for t, out in enumerate(outs):
@@ -278,7 +296,14 @@ def judge(items, plan, ref_path: Path, out_paths: list[Path], n_tools: int, args
     for s in streams:
         for _ in s:
             raise SystemExit("an output has more frames than the scene")
-    return {"covered": covered, "judged": judged, "rms": rms_max, "video_h": video_h, "retained": retained_all, "changed": changed}
+    return {
+        "covered": covered,
+        "judged": judged,
+        "rms": rms_max,
+        "video_h": video_h,
+        "retained": retained_all,
+        "changed": changed,
+    }
 
 
 def summarize(name, items, tools, per, walls, frames, args) -> dict:  # type: ignore[no-untyped-def]
@@ -286,9 +311,11 @@ def summarize(name, items, tools, per, walls, frames, args) -> dict:  # type: ig
     stored_h = np.concatenate([it.boxes[:, 3] - it.boxes[:, 1] for it in items])
     video_h = np.concatenate(per["video_h"])
     n_all = len(judged)
-    print(f"\n## {name}, black box: {len(items)} images -> {frames} frames at {args.size}, hold {args.hold}; "
-          f"{int(judged.sum())}/{n_all} boxes judged ({n_all - int(judged.sum())} left out: flat reference detail or out of picture); "
-          f"covered = retained detail < {args.retained} in every frame")
+    print(
+        f"\n## {name}, black box: {len(items)} images -> {frames} frames at {args.size}, hold {args.hold}; "
+        f"{int(judged.sum())}/{n_all} boxes judged ({n_all - int(judged.sum())} left out: flat reference detail or out of picture); "
+        f"covered = retained detail < {args.retained} in every frame"
+    )
     out = {"images": len(items), "frames": frames, "boxes": n_all, "judged": int(judged.sum()), "tools": {}}
     for label, heights in (("video", video_h), ("stored image", stored_h)):
         buckets = bucket_of(heights)
@@ -300,21 +327,34 @@ def summarize(name, items, tools, per, walls, frames, args) -> dict:  # type: ig
             cov = np.concatenate([c[t] for c in per["covered"]]) & judged
             hit = np.bincount(buckets[cov], minlength=NB)
             print(f"| {tool} | {cov.sum() / max(judged.sum(), 1):.3f} | {fmt_buckets(hit, total)} |")
-            entry = out["tools"].setdefault(tool, {"wall_s": round(walls[tool], 1), "fps": round(frames / walls[tool], 2)})
+            entry = out["tools"].setdefault(
+                tool, {"wall_s": round(walls[tool], 1), "fps": round(frames / walls[tool], 2)}
+            )
             entry["recall"] = float(cov.sum() / max(judged.sum(), 1))
             entry[f"by_{label.split()[0]}_height"] = {"hit": hit.tolist(), "total": total.tolist()}
-    print("\n| tool | fps | retained detail p10 / p50 / p90 (all judged box-frames) | changed away from boxes: mean / p95 / max of frames |")
+    print(
+        "\n| tool | fps | retained detail p10 / p50 / p90 (all judged box-frames) | changed away from boxes: mean / p95 / max of frames |"
+    )
     print("|---|---|---|---|")
     for t, tool in enumerate(tools):
         r = np.array(per["retained"][t]) if per["retained"][t] else np.zeros(1)
         c = np.array(per["changed"][t]) if per["changed"][t] else np.zeros(1)
         p = np.percentile(r, [10, 50, 90])
-        area = (f"{c.mean():.2%} / {np.percentile(c, 95):.2%} / {c.max():.2%}" if per["changed"][t]
-                else "- (no exhaustive image; --area-all to measure anyway)")
+        area = (
+            f"{c.mean():.2%} / {np.percentile(c, 95):.2%} / {c.max():.2%}"
+            if per["changed"][t]
+            else "- (no exhaustive image; --area-all to measure anyway)"
+        )
         print(f"| {tool} | {frames / walls[tool]:.2f} | {p[0]:.2f} / {p[1]:.2f} / {p[2]:.2f} | {area} |")
-        out["tools"][tool].update({"retained_p10_p50_p90": [round(float(v), 3) for v in p],
-                                   "changed_mean": float(c.mean()), "changed_p95": float(np.percentile(c, 95)), "changed_max": float(c.max()),
-                                   "changed_frames": len(per["changed"][t])})
+        out["tools"][tool].update(
+            {
+                "retained_p10_p50_p90": [round(float(v), 3) for v in p],
+                "changed_mean": float(c.mean()),
+                "changed_p95": float(np.percentile(c, 95)),
+                "changed_max": float(c.max()),
+                "changed_frames": len(per["changed"][t]),
+            }
+        )
     return out
 
 
@@ -347,10 +387,14 @@ def run_calibrate(args: argparse.Namespace) -> dict:
                 grown = expand_boxes(b[None].astype(np.float32), 0.2, 12, (small.shape[1], small.shape[0]))
                 gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
                 covered = cv2.cvtColor(mosaic.apply(small.copy(), grown), cv2.COLOR_RGB2GRAY).astype(np.float32)
-                outs = [covered, cv2.GaussianBlur(gray, (0, 0), target / 6), cv2.GaussianBlur(gray, (0, 0), target / 12)]
+                outs = [
+                    covered,
+                    cv2.GaussianBlur(gray, (0, 0), target / 6),
+                    cv2.GaussianBlur(gray, (0, 0), target / 12),
+                ]
                 rms, kept = retained_detail(gray, outs, b)
                 if rms is not None and rms >= 2.0:
-                    for v, k in zip(values, kept):
+                    for v, k in zip(values, kept, strict=False):
                         v.append(k)
         cells = [f"{np.percentile(v, 50):.2f} / {np.percentile(v, 90):.2f}" if v else "-" for v in values]
         print(f"| {target} ({len(values[0])} faces) | " + " | ".join(cells) + " |")
@@ -365,28 +409,59 @@ def main() -> None:
     images.add_argument("--iou", type=float, default=0.5)
     images.add_argument("--threads", type=int, default=None)
     video = sub.add_parser("video", help="tools as black boxes on a video built from the images")
-    video.add_argument("--tools", nargs="+", default=["veil", "deface"], choices=["veil", "deface", "deface-640x360", "deface-none"])
-    video.add_argument("--size", default="1024x576", help="frame size of the built video (default 1024x576: multiples of 16, which deface's writer needs to avoid rescaling)")
+    video.add_argument(
+        "--tools", nargs="+", default=["veil", "deface"], choices=["veil", "deface", "deface-640x360", "deface-none"]
+    )
+    video.add_argument(
+        "--size",
+        default="1024x576",
+        help="frame size of the built video (default 1024x576: multiples of 16, which deface's writer needs to avoid rescaling)",
+    )
     video.add_argument("--hold", type=int, default=5, help="frames per image")
-    video.add_argument("--veil-args", default="", help="extra flags for `veil anonymize` (default: none, veil's defaults)")
-    video.add_argument("--retained", type=float, default=0.5, help="a box is covered in a frame below this retained-detail share")
-    video.add_argument("--min-detail", type=float, default=2.0, help="skip boxes whose reference detail RMS is below this (grey levels)")
-    video.add_argument("--change", type=float, default=12.0, help="grey levels of difference that count as a changed pixel")
+    video.add_argument(
+        "--veil-args", default="", help="extra flags for `veil anonymize` (default: none, veil's defaults)"
+    )
+    video.add_argument(
+        "--retained", type=float, default=0.5, help="a box is covered in a frame below this retained-detail share"
+    )
+    video.add_argument(
+        "--min-detail",
+        type=float,
+        default=2.0,
+        help="skip boxes whose reference detail RMS is below this (grey levels)",
+    )
+    video.add_argument(
+        "--change", type=float, default=12.0, help="grey levels of difference that count as a changed pixel"
+    )
     video.add_argument("--area-all", action="store_true", help="measure changed area on non-exhaustive images too")
     calibrate = sub.add_parser("calibrate", help="retained detail of known covers, to place --retained")
     calibrate.add_argument("--json", type=Path, default=None)
     for p in (images, video):
         p.add_argument("--sets", nargs="+", default=["faces", "plates"], choices=sorted(SETS))
-        p.add_argument("--limit", type=int, default=None, help="images per set, spread evenly (video default 30; images default all)")
+        p.add_argument(
+            "--limit",
+            type=int,
+            default=None,
+            help="images per set, spread evenly (video default 30; images default all)",
+        )
         p.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    print(f"recall.py {args.mode}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores", flush=True)
+    print(
+        f"recall.py {args.mode}: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores",
+        flush=True,
+    )
     runner = {"images": run_images, "video": run_video, "calibrate": run_calibrate}[args.mode]
     results = runner(args)
     target = args.json or ROOT / "benchmarks" / "results" / f"recall_{args.mode}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "results": results},
-                                 indent=2, default=float) + "\n")
+    target.write_text(
+        json.dumps(
+            {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "results": results},
+            indent=2,
+            default=float,
+        )
+        + "\n"
+    )
     print(f"\nwrote {target}")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import av
 
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,10 @@ def render(path: Path, seconds: float, size: tuple[int, int]) -> None:
 
     started = time.perf_counter()
     render_sample_clip(path, seconds=seconds, size=size, gop=50)
-    print(f"rendered {path}: {seconds:g} s of {size[0]}x{size[1]} at 25 fps in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"rendered {path}: {seconds:g} s of {size[0]}x{size[1]} at 25 fps in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
 
 def run(clip: Path, engine: str, count: int, classes: str, folder: Path) -> dict:
@@ -112,13 +115,19 @@ def main() -> None:
             stream = container.streams.video[0]
             geometry = f"{stream.codec_context.width}x{stream.codec_context.height} {stream.codec_context.name}"
             duration = float(container.duration or 0) / av.time_base
-        print(f"clip {clip.name}: {geometry}, {duration:.1f} s; machine: {os.cpu_count()} cores, {cpu_model()}", flush=True)
+        print(
+            f"clip {clip.name}: {geometry}, {duration:.1f} s; machine: {os.cpu_count()} cores, {cpu_model()}",
+            flush=True,
+        )
         rows = []
         for engine in args.engines:
             for count in args.segments:
                 row = {"engine": engine, "jobs": count, **run(clip, engine, count, args.classes, folder)}
                 rows.append(row)
-                print(f"  {engine:<5} jobs {count}: {row['segments']} segments, {row['fps']:6.2f} fps, {row['wall_s']:7.1f} s", flush=True)
+                print(
+                    f"  {engine:<5} jobs {count}: {row['segments']} segments, {row['fps']:6.2f} fps, {row['wall_s']:7.1f} s",
+                    flush=True,
+                )
     for row in rows:
         base = next(r for r in rows if r["engine"] == row["engine"] and r["jobs"] == min(args.segments))
         row["speedup"] = round(base["wall_s"] / row["wall_s"], 3)
@@ -126,11 +135,19 @@ def main() -> None:
     print("| engine | jobs | segments | wall s | fps | speed-up | stitch s | engine ready s | frames out |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['engine']} | {row['jobs']} | {row['segments']} | {row['wall_s']:.1f} | {row['fps']:.2f} | {row['speedup']:.2f}x "
-              f"| {row['stitch_s']:.2f} | {row['engine_start_s']:.1f} | {row['frames_out']}/{row['frames']} |")
-    document = {"clip": str(args.clip or f"rendered sample scene, {args.seconds:g} s"), "geometry": geometry, "duration_s": round(duration, 2),
-                "classes": args.classes, "machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": rows}
+        print(
+            f"| {row['engine']} | {row['jobs']} | {row['segments']} | {row['wall_s']:.1f} | {row['fps']:.2f} | {row['speedup']:.2f}x "
+            f"| {row['stitch_s']:.2f} | {row['engine_start_s']:.1f} | {row['frames_out']}/{row['frames']} |"
+        )
+    document = {
+        "clip": str(args.clip or f"rendered sample scene, {args.seconds:g} s"),
+        "geometry": geometry,
+        "duration_s": round(duration, 2),
+        "classes": args.classes,
+        "machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "runs": rows,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {args.json}")

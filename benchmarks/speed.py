@@ -41,7 +41,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, DEFACE_VERSION, ROOT, cpu_model, deface_command, load_set, scene_plan, write_scene  # noqa: E402
+from _common import DATA, DEFACE_VERSION, ROOT, cpu_model, deface_command, load_set, scene_plan, write_scene
 
 FLOOR = """
 import json, sys
@@ -110,8 +110,11 @@ def tools(clip: Path, folder: Path) -> dict[str, tuple[list[str], Path]]:
         "veil": ([python, "-c", VEIL, str(clip), str(out("veil")), "default"], out("veil")),
     }
     deface = deface_command()
-    table["deface-default"] = (deface + [str(clip), "-o", str(out("deface-default"))], out("deface-default"))
-    table["deface-640x360"] = (deface + [str(clip), "-o", str(out("deface-640x360")), "--scale", "640x360"], out("deface-640x360"))
+    table["deface-default"] = ([*deface, str(clip), "-o", str(out("deface-default"))], out("deface-default"))
+    table["deface-640x360"] = (
+        [*deface, str(clip), "-o", str(out("deface-640x360")), "--scale", "640x360"],
+        out("deface-640x360"),
+    )
     return table
 
 
@@ -120,16 +123,24 @@ def make_clip(path: Path, limit: int | None, hold: int) -> None:
     size = (1920, 1080)
     plan = scene_plan(items, size, hold)
     write_scene(path, items, plan, size, rate=25, crf=20)
-    print(f"wrote {path}: {len(plan)} frames of 1920x1080 at 25 fps, {len(items)} face images x {hold} frames, {path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"wrote {path}: {len(plan)} frames of 1920x1080 at 25 fps, {len(items)} face images x {hold} frames, {path.stat().st_size / 1e6:.1f} MB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clip", type=Path, nargs="?")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "floor-pipeline", "veil", "deface-default", "deface-640x360"])
-    parser.add_argument("--make-clip", type=Path, metavar="OUT", help="assemble a 1080p clip from the face images and exit")
-    parser.add_argument("--limit", type=int, default=40, help="--make-clip: number of face images (spread over the set)")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["floor", "floor-pipeline", "veil", "deface-default", "deface-640x360"]
+    )
+    parser.add_argument(
+        "--make-clip", type=Path, metavar="OUT", help="assemble a 1080p clip from the face images and exit"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=40, help="--make-clip: number of face images (spread over the set)"
+    )
     parser.add_argument("--hold", type=int, default=5, help="--make-clip: frames per image")
     args = parser.parse_args()
     if args.make_clip:
@@ -143,7 +154,10 @@ def main() -> None:
         stream = container.streams.video[0]
         geometry = f"{stream.codec_context.width}x{stream.codec_context.height} {stream.codec_context.name}"
     size_in = clip.stat().st_size
-    print(f"clip {clip.name}: {frames} frames, {geometry}, {size_in / 1e6:.1f} MB; machine: {os.cpu_count()} cores, {cpu_model()}", flush=True)
+    print(
+        f"clip {clip.name}: {frames} frames, {geometry}, {size_in / 1e6:.1f} MB; machine: {os.cpu_count()} cores, {cpu_model()}",
+        flush=True,
+    )
     if "veil" not in args.skip:  # a once-per-machine step, not part of any run's time
         subprocess.run([sys.executable, "-c", PREPARE_MODELS], check=True)
     rows: dict[str, dict] = {}
@@ -152,8 +166,13 @@ def main() -> None:
             if name in args.skip:
                 continue
             wall, rss, stdout = run_process(command)
-            row = {"wall_s": round(wall, 2), "fps": round(frames / wall, 2), "peak_rss_mb": round(rss, 1),
-                   "size_ratio": round(output.stat().st_size / size_in, 3), "frames_out": count_frames(output)}
+            row = {
+                "wall_s": round(wall, 2),
+                "fps": round(frames / wall, 2),
+                "peak_rss_mb": round(rss, 1),
+                "size_ratio": round(output.stat().st_size / size_in, 3),
+                "frames_out": count_frames(output),
+            }
             if name.startswith(("veil", "floor")):
                 row.update(json.loads(stdout.strip().splitlines()[-1]))
             rows[name] = row
@@ -167,7 +186,9 @@ def main() -> None:
     print("| tool | fps | wall s | peak RSS MB | output/input size | frames out |")
     print("|---|---|---|---|---|---|")
     for name, row in rows.items():
-        print(f"| {name} | {row['fps']:.2f} | {row['wall_s']:.1f} | {row['peak_rss_mb']:.0f} | {row['size_ratio']:.3f} | {row['frames_out']}/{frames} |")
+        print(
+            f"| {name} | {row['fps']:.2f} | {row['wall_s']:.1f} | {row['peak_rss_mb']:.0f} | {row['size_ratio']:.3f} | {row['frames_out']}/{frames} |"
+        )
     print()
     print("| ratio (fps) | value |")
     print("|---|---|")
@@ -176,17 +197,29 @@ def main() -> None:
     if "veil" in rows:
         timings = rows["veil"].get("timings", {})
         print()
-        print(f"veil per-stage seconds (stages run in overlapping threads; wall {rows['veil']['wall_s']:.1f} s incl. start-up, "
-              f"{rows['veil'].get('wall_inside_s', 0):.1f} s inside anonymize):")
+        print(
+            f"veil per-stage seconds (stages run in overlapping threads; wall {rows['veil']['wall_s']:.1f} s incl. start-up, "
+            f"{rows['veil'].get('wall_inside_s', 0):.1f} s inside anonymize):"
+        )
         print("| stage | seconds | ms/frame |")
         print("|---|---|---|")
         for stage, seconds in timings.items():
             print(f"| {stage} | {seconds:.1f} | {1000 * seconds / max(frames, 1):.0f} |")
-        print(f"detections {rows['veil'].get('detections')}  covered {rows['veil'].get('covered')}  "
-              f"frames detected {rows['veil'].get('detected_frames')} of {frames}, cuts {rows['veil'].get('cuts')}")
-    document = {"clip": str(clip), "frames": frames, "geometry": geometry, "input_bytes": size_in,
-                "machine": {"cores": os.cpu_count(), "cpu": cpu_model()}, "deface": DEFACE_VERSION,
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "tools": rows, "ratios": ratios}
+        print(
+            f"detections {rows['veil'].get('detections')}  covered {rows['veil'].get('covered')}  "
+            f"frames detected {rows['veil'].get('detected_frames')} of {frames}, cuts {rows['veil'].get('cuts')}"
+        )
+    document = {
+        "clip": str(clip),
+        "frames": frames,
+        "geometry": geometry,
+        "input_bytes": size_in,
+        "machine": {"cores": os.cpu_count(), "cpu": cpu_model()},
+        "deface": DEFACE_VERSION,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "tools": rows,
+        "ratios": ratios,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {args.json}")

@@ -44,10 +44,10 @@ def pattern(width: int, height: int) -> Callable[[int], np.ndarray]:
 def frame_pts(frames: int, rate: Fraction, time_base: Fraction, vfr: bool) -> list[int]:
     """Presentation timestamps in ``time_base``: constant rate, or the irregular VFR steps."""
     if not vfr:
-        return [int(round(i / rate / time_base)) for i in range(frames)]
+        return [round(i / rate / time_base) for i in range(frames)]
     pts, t_ms = [], 0
     for i in range(frames):
-        pts.append(int(round(Fraction(t_ms, 1000) / time_base)))
+        pts.append(round(Fraction(t_ms, 1000) / time_base))
         t_ms += VFR_STEPS_MS[i % len(VFR_STEPS_MS)]
     return pts
 
@@ -133,11 +133,11 @@ def make_clip(
         frame.pts, frame.time_base = stamp, time_base
         out.mux(video.encode(frame))
         now = stamp * time_base
-        for stream, queue in zip(audio_streams, audio_frames):
+        for stream, queue in zip(audio_streams, audio_frames, strict=False):
             while queue and queue[0].pts * queue[0].time_base <= now:
                 out.mux(stream.encode(queue.pop(0)))
     out.mux(video.encode(None))
-    for stream, queue in zip(audio_streams, audio_frames):
+    for stream, queue in zip(audio_streams, audio_frames, strict=False):
         for frame in queue:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -156,9 +156,7 @@ def _tone(stream, duration: Fraction) -> list[av.AudioFrame]:
     for start in range(0, total, 1024):
         chunk = wave[start : start + 1024]
         packed = np.repeat(chunk, channels)[None, :]
-        frame = av.AudioFrame.from_ndarray(
-            packed, format="s16", layout="mono" if channels == 1 else "stereo"
-        )
+        frame = av.AudioFrame.from_ndarray(packed, format="s16", layout="mono" if channels == 1 else "stereo")
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
     from veil.parallel import anonymize
     from veil.pipeline import AnonymizeOptions, Report
 
-__all__ = ["AnonymizeOptions", "ConfigError", "InputError", "ModelError", "OutputError", "Report", "VeilError", "anonymize"]
+__all__ = [
+    "AnonymizeOptions",
+    "ConfigError",
+    "InputError",
+    "ModelError",
+    "OutputError",
+    "Report",
+    "VeilError",
+    "anonymize",
+]
 __version__ = "0.1.0"
 
 __getattr__, __dir__ = lazy_exports(

@@ -48,7 +48,9 @@ def _background(width: int, height: int) -> np.ndarray:
     return cv2.resize(skimage_photo("coffee.png"), (width, height), interpolation=cv2.INTER_AREA)
 
 
-def render_plate(text: str = "VE 1042 L", width: int = 190, color: tuple[int, int, int] = (240, 240, 235)) -> np.ndarray:
+def render_plate(
+    text: str = "VE 1042 L", width: int = 190, color: tuple[int, int, int] = (240, 240, 235)
+) -> np.ndarray:
     """A 520 x 110 mm plate: coloured field, black rim, tall bold black characters, RGB."""
     height = round(width * 110 / 520)
     plate = np.full((height, width, 3), color, np.uint8)
@@ -84,7 +86,9 @@ def sample_frame(index: int, size: tuple[int, int] = (640, 360), frames: int = 1
     progress = index / max(frames - 1, 1)
     x1, y1, x2, y2 = ASTRONAUT_FACE
     face_height = int(height * (0.35 + 0.2 * progress))
-    head = cv2.resize(astronaut()[y1:y2, x1:x2], (face_height * (x2 - x1) // (y2 - y1), face_height), interpolation=cv2.INTER_AREA)
+    head = cv2.resize(
+        astronaut()[y1:y2, x1:x2], (face_height * (x2 - x1) // (y2 - y1), face_height), interpolation=cv2.INTER_AREA
+    )
     _paste(frame, head, int(width * (0.05 + 0.1 * progress)), int(height * 0.08 + 8 * math.sin(index / 9)))
     plate = render_plate(width=max(24, int(width * 0.15)))
     _paste(frame, plate, int(width * (0.8 - 0.3 * progress)), int(height * 0.72))
@@ -93,7 +97,9 @@ def sample_frame(index: int, size: tuple[int, int] = (640, 360), frames: int = 1
     return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
-def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360), gop: int | None = None) -> Path:
+def render_sample_clip(
+    path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360), gop: int | None = None
+) -> Path:
     """Write the sample scene as H.264 + AAC MP4 at 25 fps, with a keyframe every ``gop`` frames (default: x264's choice)."""
     path = Path(path)
     rate = 25
@@ -112,7 +118,9 @@ def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, 
             frame.time_base = Fraction(1, rate)
             container.mux(video.encode(frame))
         container.mux(video.encode())
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(frames * sample_rate // rate) / sample_rate)).astype(np.float32)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(frames * sample_rate // rate) / sample_rate)).astype(
+            np.float32
+        )
         for start in range(0, len(tone), 1024):
             chunk = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
             chunk.sample_rate, chunk.pts = sample_rate, start
@@ -121,7 +129,14 @@ def render_sample_clip(path: str | Path, seconds: float = 4.0, size: tuple[int, 
     return path
 
 
-CALIBRATION_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
+CALIBRATION_PHOTOS = (
+    "astronaut.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "hubble_deep_field.jpg",
+)
 """Photos shipped in scikit-image, of people, animals, objects and night sky."""
 
 

@@ -14,10 +14,16 @@ import pytest
 from tests.media_factory import make_clip, make_text_file, truncate
 
 # Root ignores file modes; without these two capabilities it obeys them like anyone.
-WITHOUT_FILE_MODE_OVERRIDE = ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"]
+WITHOUT_FILE_MODE_OVERRIDE = [
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+]
 
 
-def veil(*args: str | Path, obey_file_modes: bool = False, stderr: int | None = subprocess.PIPE) -> subprocess.CompletedProcess:
+def veil(
+    *args: str | Path, obey_file_modes: bool = False, stderr: int | None = subprocess.PIPE
+) -> subprocess.CompletedProcess:
     prefix = []
     if obey_file_modes and os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -26,8 +32,11 @@ def veil(*args: str | Path, obey_file_modes: bool = False, stderr: int | None = 
     env = {**os.environ, "COLUMNS": "120"}
     return subprocess.run(
         [*prefix, sys.executable, "-m", "veil", *map(str, args)],
-        capture_output=stderr == subprocess.PIPE, stderr=None if stderr == subprocess.PIPE else stderr,
-        text=True, env=env, timeout=300,
+        capture_output=stderr == subprocess.PIPE,
+        stderr=None if stderr == subprocess.PIPE else stderr,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -44,11 +53,11 @@ def leftovers(folder: Path, *keep: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "make_bad, fragment",
+    ("make_bad", "fragment"),
     [
         (lambda p: p.write_bytes(b""), "empty"),
         (lambda p: make_text_file(p), "not a readable video"),
-        (lambda p: truncate(make_clip(p.with_name("whole.mp4"), frames=30), p, keep=0.4), str("bad.mp4")),
+        (lambda p: truncate(make_clip(p.with_name("whole.mp4"), frames=30), p, keep=0.4), "bad.mp4"),
     ],
     ids=["zero-bytes", "text-named-mp4", "truncated-mp4"],
 )
@@ -156,12 +165,25 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
 def test_help_explains_every_option() -> None:
     result = veil("anonymize", "--help")
     assert result.returncode == 0
-    for option in ("--output-dir", "--classes", "--face-threshold", "--style", "--crf", "--keep-metadata", "--detections", "--frames-dir", "--quiet", "--debug"):
+    for option in (
+        "--output-dir",
+        "--classes",
+        "--face-threshold",
+        "--style",
+        "--crf",
+        "--keep-metadata",
+        "--detections",
+        "--frames-dir",
+        "--quiet",
+        "--debug",
+    ):
         assert option in result.stdout
 
 
 def test_serve_without_the_serve_extra_says_what_to_install() -> None:
     # fastapi made unimportable, as on an install without veil[serve]
-    code = "import sys; sys.modules['fastapi'] = None; sys.argv = ['veil', 'serve']; from veil.cli.app import main; main()"
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.argv = ['veil', 'serve']; from veil.cli.app import main; main()"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert_one_line_error(result, 1, "pip install 'veil[serve]'")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from veil.samples import skimage_photo
 
 from veil.detect import CenterFaceDetector, YoloPlateDetector
+from veil.samples import skimage_photo
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ Photos come from ``veil.samples.skimage_photo`` (scikit-image's package data).""
 
 from __future__ import annotations
 
-
 # The astronaut photo (public domain, NASA) shipped with scikit-image: 512x512,
 # one frontal face. The face box CenterFace finds, checked by eye.
 ASTRONAUT_FACE = (181.0, 58.0, 270.0, 178.0)

@@ -88,7 +88,7 @@ def test_failing_session_raises_model_error(detectors, name, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "name, outputs",
+    ("name", "outputs"),
     [
         (FACE, [np.zeros((1, 1, 4, 4), np.float32)] * 3),
         (FACE, [np.zeros((1, 1, 4, 4), np.float32)] * 4),

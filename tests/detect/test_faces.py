@@ -3,11 +3,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from detect_helpers import ASTRONAUT_FACE, iou
 
 from veil.detect import CenterFaceDetector, Detector, default_model_path
 from veil.records import FACE
-
-from detect_helpers import ASTRONAUT_FACE, iou
 from veil.samples import skimage_photo
 
 
@@ -30,7 +29,12 @@ def test_finds_a_small_face_pasted_into_a_big_frame(face_detector, astronaut, si
     frame[y0 : y0 + size, x0 : x0 + size] = cv2.resize(astronaut, (size, size), interpolation=cv2.INTER_AREA)
     found = face_detector.detect(frame)
     k = size / 512
-    expected = (x0 + ASTRONAUT_FACE[0] * k, y0 + ASTRONAUT_FACE[1] * k, x0 + ASTRONAUT_FACE[2] * k, y0 + ASTRONAUT_FACE[3] * k)
+    expected = (
+        x0 + ASTRONAUT_FACE[0] * k,
+        y0 + ASTRONAUT_FACE[1] * k,
+        x0 + ASTRONAUT_FACE[2] * k,
+        y0 + ASTRONAUT_FACE[3] * k,
+    )
     assert len(found) >= 1
     assert max(iou(b, expected) for b in found.boxes) > 0.5
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from veil.detect import YoloPlateDetector, default_model_path
-from veil.records import PLATE
 from veil.errors import ModelError
+from veil.records import PLATE
 
 
 def test_a_model_is_prepared_once_and_reused(tmp_path) -> None:  # type: ignore[no-untyped-def]

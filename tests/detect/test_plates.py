@@ -3,11 +3,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from detect_helpers import iou
 
 from veil.detect import Detector, YoloPlateDetector, default_model_path
 from veil.records import PLATE
-
-from detect_helpers import iou
 from veil.samples import render_plate, skimage_photo
 
 
@@ -37,7 +36,7 @@ def render_scene(
     frame = cv2.GaussianBlur(frame, (0, 0), 1.0)
     noise = np.random.default_rng(0).normal(0, 6, frame.shape)
     frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    _ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
     frame = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)
     box = (float(dst[:, 0].min()), float(dst[:, 1].min()), float(dst[:, 0].max()), float(dst[:, 1].max()))
     return frame, box
@@ -49,7 +48,7 @@ def low_plate_detector() -> YoloPlateDetector:
 
 
 @pytest.mark.parametrize(
-    "background, color, tilt",
+    ("background", "color", "tilt"),
     [
         ("coffee.png", (240, 240, 235), 0.0),
         ("chelsea.png", (250, 205, 20), 0.0),

@@ -114,11 +114,21 @@ def test_failures_are_retried_until_max_attempts(store: JobStore) -> None:
     store.claim("w", 30)
     assert store.fail(job.job_id, "w", "model crashed once")
     retry = store.get(job.job_id)
-    assert (retry.state, retry.detail, retry.attempts, retry.message) == (JobState.IN_PROGRESS, "queued", 1, "model crashed once")
+    assert (retry.state, retry.detail, retry.attempts, retry.message) == (
+        JobState.IN_PROGRESS,
+        "queued",
+        1,
+        "model crashed once",
+    )
     store.claim("w", 30)
     store.fail(job.job_id, "w", "model crashed twice")
     failed = store.get(job.job_id)
-    assert (failed.state, failed.detail, failed.attempts, failed.message) == (JobState.FAILED, "failed", 2, "model crashed twice")
+    assert (failed.state, failed.detail, failed.attempts, failed.message) == (
+        JobState.FAILED,
+        "failed",
+        2,
+        "model crashed twice",
+    )
     assert failed.finished_at is not None
     assert store.claim("w", 30) is None
 
@@ -160,13 +170,28 @@ def test_progress_and_results_are_stored(store: JobStore) -> None:
     running = store.get(job.job_id)
     assert (running.frames_done, running.frames_total, running.fps) == (12, 48, 24.5)
     assert running.lease_expires_at is not None
-    metadata = {"Codec": "h264", "DurationMillis": 2000, "Format": "mov", "FrameRate": 24.0, "FrameHeight": 96, "FrameWidth": 160}
-    assert store.succeed(job.job_id, "w", output_key="in/clip one/mosaic/in/clip one.mp4",
-                         detections_key="in/clip one/detections.json", timings={"decode": 0.5}, video_metadata=metadata)
+    metadata = {
+        "Codec": "h264",
+        "DurationMillis": 2000,
+        "Format": "mov",
+        "FrameRate": 24.0,
+        "FrameHeight": 96,
+        "FrameWidth": 160,
+    }
+    assert store.succeed(
+        job.job_id,
+        "w",
+        output_key="in/clip one/mosaic/in/clip one.mp4",
+        detections_key="in/clip one/detections.json",
+        timings={"decode": 0.5},
+        video_metadata=metadata,
+    )
     done = store.get(job.job_id)
     assert (done.state, done.detail, done.message) == (JobState.SUCCEEDED, "succeeded", None)
     assert done.frames_done == 48 and done.timings == {"decode": 0.5} and done.video_metadata == metadata
-    assert done.output_key == "in/clip one/mosaic/in/clip one.mp4" and done.detections_key == "in/clip one/detections.json"
+    assert (
+        done.output_key == "in/clip one/mosaic/in/clip one.mp4" and done.detections_key == "in/clip one/detections.json"
+    )
     assert done.finished_at is not None and done.lease_expires_at is None
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from veil.pipeline import AnonymizeOptions
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
 from veil.errors import InputError, ModelError, StorageError
 from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_job
 from veil.media import probe
+from veil.pipeline import AnonymizeOptions
 from veil.records import Detections
 from veil.storage import LocalStore, ObjectStore, S3Store
 
@@ -91,11 +91,15 @@ def pools() -> Iterator[list[WorkerPool]]:
         pool.stop()
 
 
-def submit(objects: ObjectStore, jobs: JobStore, buckets: tuple[str, str], path: Path, key: str = KEY, **extra: object) -> Job:
+def submit(
+    objects: ObjectStore, jobs: JobStore, buckets: tuple[str, str], path: Path, key: str = KEY, **extra: object
+) -> Job:
     source, output = buckets
     objects.upload(source, key, path)
     info = objects.head(source, key)
-    job, created = jobs.create(source_bucket=source, source_key=key, source_etag=info.etag, output_bucket=output, **extra)  # type: ignore[arg-type]
+    job, created = jobs.create(
+        source_bucket=source, source_key=key, source_etag=info.etag, output_bucket=output, **extra
+    )  # type: ignore[arg-type]
     assert created
     return job
 
@@ -108,8 +112,9 @@ def start(pools: list[WorkerPool], jobs: JobStore, objects: ObjectStore, **setti
     return pool
 
 
-def test_a_clip_is_anonymized_into_the_output_layout(objects: ObjectStore, buckets: tuple[str, str], jobs: JobStore,
-                                                      pools: list[WorkerPool], tmp_path: Path) -> None:
+def test_a_clip_is_anonymized_into_the_output_layout(
+    objects: ObjectStore, buckets: tuple[str, str], jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
+) -> None:
     clip = make_clip(tmp_path / "clip.mov", size=(160, 96), frames=12)
     job = submit(objects, jobs, buckets, clip)
     start(pools, jobs, objects)
@@ -129,8 +134,9 @@ def test_a_clip_is_anonymized_into_the_output_layout(objects: ObjectStore, bucke
 
 
 @pytest.mark.parametrize("bad", ["text", "truncated"])
-def test_a_bad_upload_fails_at_once_and_writes_nothing(objects: ObjectStore, buckets: tuple[str, str], jobs: JobStore,
-                                                       pools: list[WorkerPool], tmp_path: Path, bad: str) -> None:
+def test_a_bad_upload_fails_at_once_and_writes_nothing(
+    objects: ObjectStore, buckets: tuple[str, str], jobs: JobStore, pools: list[WorkerPool], tmp_path: Path, bad: str
+) -> None:
     if bad == "text":
         path = make_text_file(tmp_path / "notes.mp4")
     else:
@@ -144,8 +150,9 @@ def test_a_bad_upload_fails_at_once_and_writes_nothing(objects: ObjectStore, buc
     assert list(objects.list_objects(buckets[1])) == []
 
 
-def test_a_job_whose_worker_died_is_finished_once_by_another(local: LocalStore, jobs: JobStore,
-                                                             pools: list[WorkerPool], tmp_path: Path) -> None:
+def test_a_job_whose_worker_died_is_finished_once_by_another(
+    local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
+) -> None:
     """The first worker claims the job and goes silent (as after kill -9); when its lease runs out, another finishes it."""
     buckets = ("source", "output")
     for bucket in buckets:
@@ -157,7 +164,9 @@ def test_a_job_whose_worker_died_is_finished_once_by_another(local: LocalStore, 
     assert done.state is JobState.SUCCEEDED and done.attempts == 2
     assert done.worker_id != "dead-worker"
     assert [info.key for info in local.list_objects("output")] == [DETECTIONS_KEY, VIDEO_KEY]
-    assert not jobs.succeed(job.job_id, "dead-worker", output_key="x", detections_key="y", timings={}, video_metadata={})
+    assert not jobs.succeed(
+        job.job_id, "dead-worker", output_key="x", detections_key="y", timings={}, video_metadata={}
+    )
     assert jobs.get(job.job_id) == done
 
 
@@ -170,8 +179,9 @@ def test_a_worker_that_lost_its_lease_publishes_nothing(local: LocalStore, jobs:
     assert list(local.list_objects("output")) == []
 
 
-def test_model_errors_are_retried_then_fail_with_the_last_message(local: LocalStore, jobs: JobStore,
-                                                                  pools: list[WorkerPool], tmp_path: Path) -> None:
+def test_model_errors_are_retried_then_fail_with_the_last_message(
+    local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
+) -> None:
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=6), max_attempts=2)
@@ -182,13 +192,22 @@ def test_model_errors_are_retried_then_fail_with_the_last_message(local: LocalSt
     assert list(local.list_objects("output")) == []
 
 
-def test_the_lease_is_renewed_and_progress_stored_while_a_job_runs(local: LocalStore, jobs: JobStore,
-                                                                  pools: list[WorkerPool], tmp_path: Path) -> None:
+def test_the_lease_is_renewed_and_progress_stored_while_a_job_runs(
+    local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
+) -> None:
     """A 0.6 s lease, a job of about 2.4 s, two workers: the job still runs once, and its progress shows."""
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=24))
-    start(pools, jobs, local, workers=2, lease_seconds=0.6, options=AnonymizeOptions.build(detect_every=1), detectors=[SlowDetector(0.1)])
+    start(
+        pools,
+        jobs,
+        local,
+        workers=2,
+        lease_seconds=0.6,
+        options=AnonymizeOptions.build(detect_every=1),
+        detectors=[SlowDetector(0.1)],
+    )
     snapshots = []
     while (current := jobs.get(job.job_id)).state is JobState.IN_PROGRESS:
         snapshots.append((current.detail, current.frames_done, current.frames_total, current.fps))
@@ -209,11 +228,18 @@ def test_stop_releases_a_running_job(local: LocalStore, jobs: JobStore, tmp_path
     pool.stop(timeout=0)
     assert all(not worker.thread.is_alive() for worker in pool.workers)
     released = jobs.get(job.job_id)
-    assert (released.state, released.detail, released.attempts, released.worker_id) == (JobState.IN_PROGRESS, "queued", 0, None)
+    assert (released.state, released.detail, released.attempts, released.worker_id) == (
+        JobState.IN_PROGRESS,
+        "queued",
+        0,
+        None,
+    )
     assert list(local.list_objects("output")) == []
 
 
-def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path) -> None:
+def test_frames_are_published_when_asked(
+    local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
+) -> None:
     for bucket in ("source", "output"):
         local.ensure_bucket(bucket)
     job = submit(local, jobs, ("source", "output"), make_clip(tmp_path / "clip.mov", frames=3), key="c.mov")
@@ -222,7 +248,10 @@ def test_frames_are_published_when_asked(local: LocalStore, jobs: JobStore, pool
     assert [info.key for info in local.list_objects("output")] == [
         "c/detections.json",
         *(f"c/images/{index:06d}.png" for index in range(3)),
-        "c/mosaic/000000.png", "c/mosaic/000001.png", "c/mosaic/000002.png", "c/mosaic/c.mp4",
+        "c/mosaic/000000.png",
+        "c/mosaic/000001.png",
+        "c/mosaic/000002.png",
+        "c/mosaic/c.mp4",
     ]
 
 

@@ -273,10 +273,9 @@ def test_output_appears_only_when_complete(tmp_path):
     clip = make_clip(tmp_path / "in.mp4")
     info = probe(clip)
     out = tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(out, info) as writer:
-            writer.write(np.zeros((96, 160, 3), np.uint8), 0)
-            raise RuntimeError("pipeline failed")
+    with pytest.raises(RuntimeError), VideoWriter(out, info) as writer:
+        writer.write(np.zeros((96, 160, 3), np.uint8), 0)
+        raise RuntimeError("pipeline failed")
     assert list(tmp_path.iterdir()) == [clip]
 
 
@@ -400,10 +399,9 @@ def test_decode_error_mid_stream_raises_instead_of_skipping(tmp_path):
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data))
     info = probe(damaged)  # the first frames are fine
-    with pytest.raises(InputError, match="decoding failed|corrupt"):
-        with VideoReader(damaged, info) as reader:
-            for _ in reader:
-                pass
+    with pytest.raises(InputError, match="decoding failed|corrupt"), VideoReader(damaged, info) as reader:
+        for _ in reader:
+            pass
 
 
 def test_default_settings_keep_low_bit_rate_inputs_near_their_size(tmp_path):
@@ -436,7 +434,11 @@ def test_encoder_settings_are_validated_frozen_and_keep_their_defaults() -> None
 
     default = EncoderSettings()
     assert (default.codec, default.crf, default.preset, default.keep_metadata, default.max_rate_factor) == (
-        "h264", None, "veryfast", False, 1.0
+        "h264",
+        None,
+        "veryfast",
+        False,
+        1.0,
     )
     assert (
         default.effective_crf,

@@ -27,9 +27,7 @@ def face_detector():  # type: ignore[no-untyped-def]
 
 
 def scene(size: tuple[int, int] = FACE_SCENE, frames: int = 12):  # type: ignore[no-untyped-def]
-    return lambda index: np.ascontiguousarray(
-        __import__("cv2").resize(sample_frame(index, (640, 360), frames), size)
-    )
+    return lambda index: np.ascontiguousarray(__import__("cv2").resize(sample_frame(index, (640, 360), frames), size))
 
 
 def decode(path: Path) -> list[tuple[float, np.ndarray]]:
@@ -55,16 +53,18 @@ def audio_seconds(path: Path) -> list[float]:
 @pytest.mark.parametrize(
     "clip",
     [
-        dict(size=(320, 180), rate=Fraction(30000, 1001), audio=[("aac", 48000, 2)]),
-        dict(size=(320, 180), vfr=True, audio=[("aac", 44100, 1), ("libopus", 48000, 2)]),
-        dict(size=(1080, 1920), frames=4, rotation=-90),
-        dict(size=(853, 480), frames=6, codec="mpeg4", suffix=".avi"),
-        dict(size=(320, 180), codec="hevc", pix_fmt="yuv420p10le"),
-        dict(size=(320, 180), codec="vp9", suffix=".webm", audio=[("libopus", 48000, 2)]),
+        {"size": (320, 180), "rate": Fraction(30000, 1001), "audio": [("aac", 48000, 2)]},
+        {"size": (320, 180), "vfr": True, "audio": [("aac", 44100, 1), ("libopus", 48000, 2)]},
+        {"size": (1080, 1920), "frames": 4, "rotation": -90},
+        {"size": (853, 480), "frames": 6, "codec": "mpeg4", "suffix": ".avi"},
+        {"size": (320, 180), "codec": "hevc", "pix_fmt": "yuv420p10le"},
+        {"size": (320, 180), "codec": "vp9", "suffix": ".webm", "audio": [("libopus", 48000, 2)]},
     ],
     ids=["29.97fps-aac", "vfr-two-audio", "portrait-1080x1920-rotated", "853x480", "hevc-10bit", "vp9-webm"],
 )
-def test_output_is_the_same_video_with_the_same_timing_rotation_and_audio(tmp_path: Path, face_detector, clip: dict) -> None:  # type: ignore[no-untyped-def]
+def test_output_is_the_same_video_with_the_same_timing_rotation_and_audio(
+    tmp_path: Path, face_detector, clip: dict
+) -> None:  # type: ignore[no-untyped-def]
     suffix = clip.pop("suffix", ".mp4")
     source = make_clip(tmp_path / f"in{suffix}", location_metadata=suffix == ".mp4", **clip)
     output = tmp_path / "out.mp4"
@@ -100,7 +100,7 @@ def test_faces_are_covered_and_the_rest_is_left_as_a_plain_reencode(tmp_path: Pa
     faces = document["Faces"]
     assert sorted({f["FrameIndex"] for f in faces}) == list(range(12)), "every frame has its face covered"
     width, height = FACE_SCENE
-    for (_, plain_image), (_, covered_image), index in zip(decode(plain), decode(covered), range(12)):
+    for (_, plain_image), (_, covered_image), index in zip(decode(plain), decode(covered), range(12), strict=False):
         box = next(f["Face"]["BoundingBox"] for f in faces if f["FrameIndex"] == index)
         x1, y1 = int(box["Left"] * width), int(box["Top"] * height)
         x2, y2 = x1 + int(box["Width"] * width), y1 + int(box["Height"] * height)
@@ -145,8 +145,16 @@ def test_detections_json_has_the_job_api_shape(tmp_path: Path, face_detector) ->
 def test_frames_dir_writes_the_seed_layout(tmp_path: Path, face_detector) -> None:  # type: ignore[no-untyped-def]
     source = make_clip(tmp_path / "faces.mp4", size=FACE_SCENE, frames=3, content=scene(frames=3))
     veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, frames_dir=tmp_path / "frames")
-    assert sorted(p.name for p in (tmp_path / "frames" / "images").iterdir()) == ["000000.png", "000001.png", "000002.png"]
-    assert sorted(p.name for p in (tmp_path / "frames" / "mosaic").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    assert sorted(p.name for p in (tmp_path / "frames" / "images").iterdir()) == [
+        "000000.png",
+        "000001.png",
+        "000002.png",
+    ]
+    assert sorted(p.name for p in (tmp_path / "frames" / "mosaic").iterdir()) == [
+        "000000.png",
+        "000001.png",
+        "000002.png",
+    ]
 
 
 class ExplodingDetector:
@@ -192,7 +200,11 @@ def test_faces_in_a_rotated_phone_video_are_found_upright_and_covered(tmp_path: 
     """A portrait phone clip is stored landscape with rotation -90: detect on what the viewer sees."""
     upright = scene((192, 320), frames=6)
     source = make_clip(
-        tmp_path / "phone.mp4", size=(320, 192), frames=6, rotation=-90, crf=12,
+        tmp_path / "phone.mp4",
+        size=(320, 192),
+        frames=6,
+        rotation=-90,
+        crf=12,
         content=lambda i: np.ascontiguousarray(np.rot90(upright(i), k=1)),
     )
     path = tmp_path / "d.json"
@@ -243,7 +255,7 @@ def test_boxes_of_any_class_from_a_custom_detector_are_covered(tmp_path: Path) -
     plain, covered = tmp_path / "plain.mp4", tmp_path / "covered.mp4"
     veil.anonymize(source, plain, detectors=[])
     veil.anonymize(source, covered, detectors=[TattooDetector()], style="solid")
-    for (_, before), (_, after) in zip(decode(plain), decode(covered)):
+    for (_, before), (_, after) in zip(decode(plain), decode(covered), strict=False):
         assert after[15:45, 15:55].max() < 40, "the tattoo region is blacked out"
         assert psnr(after[60:, 80:], before[60:, 80:]) > 35
 
@@ -296,7 +308,9 @@ def test_a_face_that_appears_at_a_cut_is_covered_from_its_first_frame(tmp_path: 
 
     empty = cv2.resize(skimage_photo("chelsea.png"), FACE_SCENE)  # a cat: no face this model finds
     with_face = scene(frames=13)
-    source = make_clip(tmp_path / "cut.mp4", size=FACE_SCENE, frames=13, crf=12, content=lambda i: empty if i < 7 else with_face(i))
+    source = make_clip(
+        tmp_path / "cut.mp4", size=FACE_SCENE, frames=13, crf=12, content=lambda i: empty if i < 7 else with_face(i)
+    )
     path = tmp_path / "d.json"
     report = veil.anonymize(source, tmp_path / "o.mp4", detectors=face_detector, detections_path=path)
     assert report.cuts == 1 and report.detected_frames == 3, "frame 0, the cut at 7, and 8"

@@ -16,7 +16,10 @@ def ray_cluster() -> Iterator[None]:
     """
     import ray
 
-    credentials = {"AWS_ACCESS_KEY_ID": CREDENTIALS["access_key_id"], "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret_access_key"]}
+    credentials = {
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret_access_key"],
+    }
     ray.init(num_cpus=2, log_to_driver=False, runtime_env={"env_vars": credentials})
     yield
     ray.shutdown()

@@ -52,7 +52,9 @@ class RecordingSpec:
 
 def traffic(log: Path) -> list[tuple[int, str, str]]:
     """(pid, action, bucket/key) for every line of a recording store's log."""
-    return [(int(pid), action, key) for pid, action, key in (line.split(" ", 2) for line in log.read_text().splitlines())]
+    return [
+        (int(pid), action, key) for pid, action, key in (line.split(" ", 2) for line in log.read_text().splitlines())
+    ]
 
 
 class KillsItsWorkerOnce(ColourSquares):

@@ -16,10 +16,10 @@ from tests.segments.compare import assert_same_as_single_pass, single_pass_refer
 from tests.segments.fakes import ColourSquares, detectors, write_clip
 from tests.service.server import SECRETS_ENV, VeilServer, wait_for
 from veil.jobs import Job, JobState, JobStore, WorkerPool, process_job
-from veil.parallel import make_engine
-from veil.pipeline import AnonymizeOptions
-from veil.parallel.staging import Scratch
 from veil.media import probe
+from veil.parallel import make_engine
+from veil.parallel.staging import Scratch
+from veil.pipeline import AnonymizeOptions
 from veil.storage import LocalStore, ObjectStore, S3Store, spec_of
 
 KEY = "cams/clip.mp4"
@@ -39,9 +39,17 @@ def jobs(tmp_path: Path) -> JobStore:
     return JobStore(f"sqlite:///{tmp_path}/veil.db")
 
 
-def submit(objects: ObjectStore, jobs: JobStore, clip: Path, buckets: tuple[str, str] = ("source", "output"), **extra: object) -> Job:
+def submit(
+    objects: ObjectStore, jobs: JobStore, clip: Path, buckets: tuple[str, str] = ("source", "output"), **extra: object
+) -> Job:
     objects.upload(buckets[0], KEY, clip)
-    job, _ = jobs.create(source_bucket=buckets[0], source_key=KEY, source_etag=objects.head(buckets[0], KEY).etag, output_bucket=buckets[1], **extra)  # type: ignore[arg-type]
+    job, _ = jobs.create(
+        source_bucket=buckets[0],
+        source_key=KEY,
+        source_etag=objects.head(buckets[0], KEY).etag,
+        output_bucket=buckets[1],
+        **extra,
+    )  # type: ignore[arg-type]
     return job
 
 
@@ -52,8 +60,18 @@ def run_pool(jobs: JobStore, local: LocalStore) -> Iterator:  # type: ignore[typ
 
     def run(job: Job, detectors: list[object], attempts: int = 3, **options: object) -> Job:
         engine = make_engine("ray", 2, scratch=Scratch(spec_of(local), "scratch"), attempts=attempts)
-        pools.append(WorkerPool(jobs, local, workers=1, lease_seconds=10, options=AnonymizeOptions.build(**options),
-                                 detectors=detectors, poll_seconds=0.1, engine=engine))
+        pools.append(
+            WorkerPool(
+                jobs,
+                local,
+                workers=1,
+                lease_seconds=10,
+                options=AnonymizeOptions.build(**options),
+                detectors=detectors,
+                poll_seconds=0.1,
+                engine=engine,
+            )
+        )
         pools[-1].start()
         wait_for(lambda: jobs.get(job.job_id).state is not JobState.IN_PROGRESS, 120, "the job to finish")
         return jobs.get(job.job_id)
@@ -65,7 +83,9 @@ def run_pool(jobs: JobStore, local: LocalStore) -> Iterator:  # type: ignore[typ
             pool.engine.close()
 
 
-def test_progress_adds_up_the_finished_segments(ray_cluster, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_progress_adds_up_the_finished_segments(
+    ray_cluster, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """On S3: the workers reach the store with the credentials of their environment, as on a cluster."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["secret_access_key"])
@@ -73,12 +93,18 @@ def test_progress_adds_up_the_finished_segments(ray_cluster, s3_endpoint: str, t
     buckets = (f"source-{uuid.uuid4().hex[:8]}", f"output-{uuid.uuid4().hex[:8]}")
     for bucket in (*buckets, "scratch"):
         objects.ensure_bucket(bucket)
-    job = submit(objects, JobStore(f"sqlite:///{tmp_path}/veil.db"), write_clip(tmp_path / "clip.mp4", seconds=4.0), buckets)
+    job = submit(
+        objects, JobStore(f"sqlite:///{tmp_path}/veil.db"), write_clip(tmp_path / "clip.mp4", seconds=4.0), buckets
+    )
     progress: list[tuple[int, int | None]] = []
     with make_engine("ray", 2, scratch=Scratch(spec_of(objects), "scratch")) as engine:  # type: ignore[attr-defined]
         result = process_job(
-            job, objects, progress=lambda done, total: progress.append((done, total)), engine=engine,
-            options=AnonymizeOptions.build(segment_seconds=1.0, jobs=engine.jobs), detectors=detectors(),
+            job,
+            objects,
+            progress=lambda done, total: progress.append((done, total)),
+            engine=engine,
+            options=AnonymizeOptions.build(segment_seconds=1.0, jobs=engine.jobs),
+            detectors=detectors(),
         )
     assert progress == [(25, 100), (50, 100), (75, 100), (100, 100)]  # four 1 s segments of 25 frames, as each finished
     assert (result["output_key"], result["detections_key"]) == (VIDEO_KEY, DETECTIONS_KEY)
@@ -87,13 +113,17 @@ def test_progress_adds_up_the_finished_segments(ray_cluster, s3_endpoint: str, t
     assert list(objects.list_objects("scratch")) == []
 
 
-def test_a_killed_worker_process_costs_a_retry_not_the_job(ray_cluster, local: LocalStore, jobs: JobStore, run_pool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_worker_process_costs_a_retry_not_the_job(
+    ray_cluster, local: LocalStore, jobs: JobStore, run_pool, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """Acceptance 4: a Ray worker SIGKILLed mid-segment; the segment runs again and the job finishes once, right."""
     # The killer acts on a marked frame, so every frame is looked at (here and in the reference).
     source, single_video, single_json = single_pass_reference(tmp_path, detect_every=1)
     marker = tmp_path / "killed.pid"
     job = submit(local, jobs, source)
-    done = run_pool(job, [KillsItsWorkerOnce(str(marker)), ColourSquares("plate", 1)], segment_seconds=1.0, jobs=2, detect_every=1)
+    done = run_pool(
+        job, [KillsItsWorkerOnce(str(marker)), ColourSquares("plate", 1)], segment_seconds=1.0, jobs=2, detect_every=1
+    )
     assert (done.state, done.attempts, done.message) == (JobState.SUCCEEDED, 1, None)
     killed = int(marker.read_text())
     wait_for(lambda: not alive(killed), 10, f"worker {killed} to be gone")
@@ -112,13 +142,17 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_segment_that_always_fails_fails_the_job_once_and_publishes_nothing(ray_cluster, local: LocalStore, jobs: JobStore, run_pool, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_segment_that_always_fails_fails_the_job_once_and_publishes_nothing(
+    ray_cluster, local: LocalStore, jobs: JobStore, run_pool, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     failures = tmp_path / "failures.log"
     job = submit(local, jobs, write_clip(tmp_path / "clip.mp4", seconds=4.0), max_attempts=2)
     # 2 s segments: only the second one reaches the frames the detector fails on.
     failed = run_pool(job, [AlwaysFails(str(failures))], attempts=2, segment_seconds=2.0, jobs=2, detect_every=1)
     assert (failed.state, failed.attempts) == (JobState.FAILED, 1)  # the segment had its attempts; the job is not rerun
-    assert "segment 2 of 2 failed on all 2 attempts" in (failed.message or "") and "detector crashed" in (failed.message or "")
+    assert "segment 2 of 2 failed on all 2 attempts" in (failed.message or "") and "detector crashed" in (
+        failed.message or ""
+    )
     assert len(failures.read_text().splitlines()) == 2
     assert list(local.list_objects("output")) == []
     assert list(local.list_objects("scratch")) == []
@@ -128,8 +162,13 @@ def test_veil_serve_runs_each_jobs_segments_on_ray(ray_cluster, tmp_path: Path) 
     """``veil serve --engine ray`` joins a running cluster by address; a video dropped in the source bucket comes out whole."""
     import ray
 
-    env = {**SECRETS_ENV, "VEIL_ENGINE": "ray", "VEIL_RAY_ADDRESS": ray.get_runtime_context().gcs_address,
-           "VEIL_SEGMENT_SECONDS": "1", "VEIL_JOBS": "2"}
+    env = {
+        **SECRETS_ENV,
+        "VEIL_ENGINE": "ray",
+        "VEIL_RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "VEIL_SEGMENT_SECONDS": "1",
+        "VEIL_JOBS": "2",
+    }
     server = VeilServer(tmp_path / "data", env=env).start(timeout=120)
     try:
         shutil.copy(write_clip(tmp_path / "clip.mp4", seconds=3.0), tmp_path / "data" / "source" / "drive.mp4")
@@ -138,7 +177,12 @@ def test_veil_serve_runs_each_jobs_segments_on_ray(ray_cluster, tmp_path: Path) 
         assert (job["progress"]["frames_done"], job["progress"]["frames_total"]) == (75, 75), job
         assert "stitch" in job["timings"]  # segmented and joined, not one pass
         assert probe(tmp_path / "data" / "output" / "drive" / "mosaic" / "drive.mp4").frame_count == 75
-        assert json.loads((tmp_path / "data" / "output" / "drive" / "detections.json").read_text())["VideoMetadata"]["FrameWidth"] == 320
+        assert (
+            json.loads((tmp_path / "data" / "output" / "drive" / "detections.json").read_text())["VideoMetadata"][
+                "FrameWidth"
+            ]
+            == 320
+        )
         assert [p for p in (tmp_path / "data" / "veil-scratch").rglob("*") if p.is_file()] == []
         assert "on the ray engine" in server.output()
     finally:

@@ -12,11 +12,11 @@ from tests.ray_engine.helpers import RecordingSpec, traffic
 from tests.segments.compare import assert_same_as_single_pass, single_pass_reference
 from tests.segments.fakes import detectors, write_clip
 from veil.errors import InputError
-from veil.parallel import make_engine
-from veil.parallel.staging import Scratch
-from veil.parallel.ray import RayEngine
 from veil.media import index_packets, probe
+from veil.parallel import make_engine
 from veil.parallel.plan import plan_segments
+from veil.parallel.ray import RayEngine
+from veil.parallel.staging import Scratch
 from veil.storage import LocalStore
 from veil.track import FusionSettings
 
@@ -33,13 +33,21 @@ def recording_engine(folder: Path) -> tuple[RayEngine, Path]:
     return engine, log
 
 
-@pytest.mark.parametrize("single, seconds", [("cfr", 1.0), ("cfr", 2.5), ("vfr", 1.0)], indirect=["single"])
+@pytest.mark.parametrize(("single", "seconds"), [("cfr", 1.0), ("cfr", 2.5), ("vfr", 1.0)], indirect=["single"])
 def test_segments_on_ray_equal_a_single_pass(single, ray_cluster, tmp_path: Path, seconds: float) -> None:  # type: ignore[no-untyped-def]
     source, single_video, single_json = single
     output, detections = tmp_path / "segmented.mp4", tmp_path / "segmented.json"
     engine, log = recording_engine(tmp_path)
     with engine:
-        report = veil.anonymize(source, output, detectors=detectors(), detections_path=detections, segment_seconds=seconds, jobs=2, engine=engine)
+        report = veil.anonymize(
+            source,
+            output,
+            detectors=detectors(),
+            detections_path=detections,
+            segment_seconds=seconds,
+            jobs=2,
+            engine=engine,
+        )
     assert report.frames == 150
     assert_same_as_single_pass(source, output, detections, single_video, single_json)
 

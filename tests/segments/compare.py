@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import veil
-from veil.media import VideoReader
 from tests.segments.fakes import detectors, write_clip
+from veil.media import VideoReader
 
 
 def single_pass_reference(folder: Path, vfr: bool = False, **options: object) -> tuple[Path, Path, Path]:
@@ -49,11 +49,15 @@ def records_by_frame(path: Path) -> dict[int, list[tuple[str, tuple[float, ...],
             body = record[name]
             box = body["BoundingBox"] if name == "Face" else body["Geometry"]["BoundingBox"]
             pixels = (box["Left"] * 320, box["Top"] * 180, box["Width"] * 320, box["Height"] * 180)
-            frames[record["FrameIndex"]].append((name, pixels, body["Confidence"], record["Source"], record["Timestamp"]))
+            frames[record["FrameIndex"]].append(
+                (name, pixels, body["Confidence"], record["Source"], record["Timestamp"])
+            )
     return {index: sorted(items) for index, items in frames.items()}
 
 
-def assert_same_as_single_pass(source: Path, output: Path, detections: Path, single_video: Path, single_json: Path) -> None:
+def assert_same_as_single_pass(
+    source: Path, output: Path, detections: Path, single_video: Path, single_json: Path
+) -> None:
     """Same frames and timestamps, the audio once and whole, the same regions covered frame by frame, seams included."""
     # Frames and timestamps, exactly; the audio once, whole.
     ours, theirs = frames_of(output), frames_of(single_video)
@@ -66,12 +70,12 @@ def assert_same_as_single_pass(source: Path, output: Path, detections: Path, sin
     assert covered.keys() == expected.keys()
     for index in expected:
         assert len(covered[index]) == len(expected[index]), index
-        for got, want in zip(covered[index], expected[index]):
+        for got, want in zip(covered[index], expected[index], strict=False):
             assert got[0] == want[0] and got[2:] == want[2:], index
             assert np.allclose(got[1], want[1], atol=0.5), index
     # The pixels: the same regions covered in both (an uncovered striped square would differ by far more).
     originals = frames_of(source)
-    for index, ((_, mine), (_, reference), (_, original)) in enumerate(zip(ours, theirs, originals)):
+    for index, ((_, mine), (_, reference), (_, original)) in enumerate(zip(ours, theirs, originals, strict=False)):
         difference = np.abs(mine.astype(np.int16) - reference.astype(np.int16))
         assert difference.mean() < 3, index
         for name, (left, top, width, height), _, source_kind, _ in expected.get(index, []):

@@ -29,7 +29,39 @@ SIZE = (320, 180)
 TIME_BASE = Fraction(1, 90_000)
 # Detector misses: short gaps at and around the seams of 1 s, 2 s and 2.5 s (frame 25k),
 # a gap longer than max_gap (a new track), and misses right after the start.
-MISSES = frozenset({2, 3, 24, 25, 26, 49, 50, 51, 52, 53, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 99, 100, 101, 124, 126})
+MISSES = frozenset(
+    {
+        2,
+        3,
+        24,
+        25,
+        26,
+        49,
+        50,
+        51,
+        52,
+        53,
+        74,
+        75,
+        76,
+        77,
+        78,
+        79,
+        80,
+        81,
+        82,
+        83,
+        84,
+        85,
+        86,
+        87,
+        99,
+        100,
+        101,
+        124,
+        126,
+    }
+)
 MARKER = 10
 
 
@@ -41,13 +73,13 @@ def _stripes(size: int, colour: tuple[int, int, int]) -> np.ndarray:
     return square
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _background(index: int) -> np.ndarray:
     return (cv2.resize(sample_frame(index, (640, 360), 10), SIZE) // 2).astype(np.uint8)
 
 
 def draw(index: int, frames: int) -> np.ndarray:
-    width, height = SIZE
+    width, _height = SIZE
     image = _background(index % 10).copy()
     face = _stripes(28, (250, 20, 20))
     x = 10 + (index * 3) % (width - 40)
@@ -69,7 +101,13 @@ def write_clip(path: Path, seconds: float = 6.0, vfr: bool = False, rotation: in
         if location:
             out.metadata.update({"location": "+48.8584+002.2945/", "com.apple.quicktime.make": "Apple"})
         video = out.add_stream(
-            "libx264", rate=RATE, options={"preset": "veryfast", "crf": "20", "x264-params": f"keyint={GOP}:min-keyint={GOP}:scenecut=0:bframes=3"}
+            "libx264",
+            rate=RATE,
+            options={
+                "preset": "veryfast",
+                "crf": "20",
+                "x264-params": f"keyint={GOP}:min-keyint={GOP}:scenecut=0:bframes=3",
+            },
         )
         video.width, video.height, video.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
         video.codec_context.time_base = TIME_BASE

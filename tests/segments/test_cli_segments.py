@@ -8,17 +8,38 @@ import subprocess
 import sys
 from pathlib import Path
 
-from veil.media import probe
 from tests.segments.fakes import write_clip
+from veil.media import probe
 
 
 def test_cli_runs_segments_on_a_local_pool(tmp_path: Path) -> None:
     source = write_clip(tmp_path / "clip.mp4", seconds=2.0)
     output, detections = tmp_path / "out.mp4", tmp_path / "out.json"
     result = subprocess.run(
-        [sys.executable, "-m", "veil", "anonymize", source, "-o", output, "--classes", "face", "--detections", detections,
-         "--engine", "local", "--jobs", "2", "--segment-seconds", "1", "-q"],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"}, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "veil",
+            "anonymize",
+            source,
+            "-o",
+            output,
+            "--classes",
+            "face",
+            "--detections",
+            detections,
+            "--engine",
+            "local",
+            "--jobs",
+            "2",
+            "--segment-seconds",
+            "1",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert probe(output).frame_count == 50
@@ -29,6 +50,8 @@ def test_cli_runs_segments_on_a_local_pool(tmp_path: Path) -> None:
 def test_cli_rejects_an_unknown_engine(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "veil", "anonymize", tmp_path / "x.mp4", "--engine", "spark"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "spark" in result.stderr

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import av
 import pytest
 
+from tests.segments.fakes import draw, write_clip
 from veil.errors import OutputError
 from veil.media import EncoderSettings, VideoReader, VideoWriter, join_segments, probe
-from tests.segments.fakes import draw, write_clip
 
 
 def packets(path: Path) -> list[tuple[int, int]]:
@@ -38,7 +39,7 @@ def test_join_moves_clashing_dts_and_keeps_every_pts(tmp_path: Path) -> None:
     output = tmp_path / "joined.mp4"
     assert join_segments(parts, output, source) == len(first) + len(second)
     joined = packets(output)
-    assert all(a < b for _, a, _, b in ((*x, *y) for x, y in zip(joined, joined[1:])))
+    assert all(a < b for _, a, _, b in ((*x, *y) for x, y in itertools.pairwise(joined)))
     assert all(dts <= pts for pts, dts in joined)
     with VideoReader(output) as reader:
         assert [frame.pts for frame in reader] == first + second

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veil.records import Detections
 from veil.parallel.plan import margins
+from veil.records import Detections
 from veil.track import FusionSettings, TemporalFusion
 
 
@@ -36,7 +36,13 @@ def scene(seed: int, frames: int, objects: int, miss: float) -> list[Detections]
         if not items:
             result.append(Detections.empty())
             continue
-        result.append(Detections(np.stack([b for b, _, _ in items]), np.array([s for _, s, _ in items], np.float32), np.array([n for _, _, n in items], dtype=object)))
+        result.append(
+            Detections(
+                np.stack([b for b, _, _ in items]),
+                np.array([s for _, s, _ in items], np.float32),
+                np.array([n for _, _, n in items], dtype=object),
+            )
+        )
     return result
 
 
@@ -50,10 +56,15 @@ def fuse(detections: list[Detections], settings: FusionSettings) -> list[Detecti
 
 
 def key(covered: Detections) -> list[tuple]:
-    return sorted((str(c), tuple(np.round(b, 4)), round(float(s), 6), bool(v)) for b, s, c, v in zip(covered.boxes, covered.scores, covered.classes, covered.seen))
+    return sorted(
+        (str(c), tuple(np.round(b, 4)), round(float(s), 6), bool(v))
+        for b, s, c, v in zip(covered.boxes, covered.scores, covered.classes, covered.seen, strict=False)
+    )
 
 
-def mismatches(settings: FusionSettings, objects: int, miss: float, before: int, after: int, seeds: range | list[int] = range(8)) -> list[tuple[int, int, int]]:
+def mismatches(
+    settings: FusionSettings, objects: int, miss: float, before: int, after: int, seeds: range | list[int] = range(8)
+) -> list[tuple[int, int, int]]:
     """(seed, segment start, frame) wherever a segment with these margins covers a frame differently."""
     frames = 120
     found = []
@@ -72,7 +83,7 @@ SETTINGS = [FusionSettings(), FusionSettings(max_gap=3, lead=8, trail=2), Fusion
 
 
 @pytest.mark.parametrize("settings", SETTINGS, ids=["default", "short-gap", "none"])
-@pytest.mark.parametrize("objects, miss", [(3, 0.2), (8, 0.4), (15, 0.5)], ids=["few", "several", "crowded"])
+@pytest.mark.parametrize(("objects", "miss"), [(3, 0.2), (8, 0.4), (15, 0.5)], ids=["few", "several", "crowded"])
 def test_segments_fuse_like_one_pass(settings: FusionSettings, objects: int, miss: float) -> None:
     assert mismatches(settings, objects, miss, *margins(settings)) == []
 
@@ -85,4 +96,6 @@ def test_smaller_margins_do_not_suffice() -> None:
     before, after = margins(settings)
     assert mismatches(settings, 3, 0.2, 0, after, seeds=range(3))
     assert mismatches(settings, 3, 0.2, before, 0, seeds=range(3))
-    assert mismatches(settings, 15, 0.5, max(settings.trail, settings.max_gap + 1), after, seeds=[17, 22])  # scenes where it does
+    assert mismatches(
+        settings, 15, 0.5, max(settings.trail, settings.max_gap + 1), after, seeds=[17, 22]
+    )  # scenes where it does

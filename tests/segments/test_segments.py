@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 
 import veil
-from veil.errors import ModelError
-from veil.media import index_packets, probe
-from veil.parallel.pool import LocalEngine
-from veil.parallel.plan import margins, plan_segments
-from veil.records import Detections
-from veil.track import FusionSettings
 from tests.segments.compare import assert_same_as_single_pass, audio_seconds, single_pass_reference, timestamps
 from tests.segments.fakes import DiesOnMarker, FailsOnMarker, detectors, write_clip
+from veil.errors import ModelError
+from veil.media import index_packets, probe
+from veil.parallel.plan import margins, plan_segments
+from veil.parallel.pool import LocalEngine
+from veil.records import Detections
+from veil.track import FusionSettings
 
 SEGMENT_SECONDS = (1.0, 2.0, 2.5)
 
@@ -43,8 +44,8 @@ def test_plan_cuts_at_keyframes_with_margins(single) -> None:  # type: ignore[no
     before, after = margins(fusion)
     assert (before, after) == (33, 11)
     segments = plan_segments(index, info.time_base, 2.0, fusion)
-    assert [(s.start, s.end) for s in segments][0][0] == 0 and segments[-1].end == 150
-    for left, right in zip(segments, segments[1:]):
+    assert next((s.start, s.end) for s in segments)[0] == 0 and segments[-1].end == 150
+    for left, right in itertools.pairwise(segments):
         assert left.end == right.start and right.start in index.keyframes
     for segment in segments:
         assert segment.first == max(0, segment.start - before) and segment.stop == min(150, segment.end + after)
@@ -52,13 +53,21 @@ def test_plan_cuts_at_keyframes_with_margins(single) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize(
-    "single, seconds", [("cfr", seconds) for seconds in SEGMENT_SECONDS] + [("vfr", 1.0), ("vfr", 2.5)], indirect=["single"]
+    ("single", "seconds"),
+    [("cfr", seconds) for seconds in SEGMENT_SECONDS] + [("vfr", 1.0), ("vfr", 2.5)],
+    indirect=["single"],
 )
 def test_segmented_run_equals_single_pass(single, engine, tmp_path: Path, seconds: float) -> None:  # type: ignore[no-untyped-def]
     source, single_video, single_json = single
     output, detections = tmp_path / "segmented.mp4", tmp_path / "segmented.json"
     report = veil.anonymize(
-        source, output, detectors=detectors(), detections_path=detections, segment_seconds=seconds, jobs=2, engine=engine
+        source,
+        output,
+        detectors=detectors(),
+        detections_path=detections,
+        segment_seconds=seconds,
+        jobs=2,
+        engine=engine,
     )
     assert report.frames == 150
     assert_same_as_single_pass(source, output, detections, single_video, single_json)
@@ -72,7 +81,7 @@ def test_seams_are_keyframes_and_dts_increase(single, engine, tmp_path: Path) ->
         stream = container.streams.video[0]
         packets = [p for p in container.demux(stream) if p.size]
     dts = [p.dts for p in packets]
-    assert all(a < b for a, b in zip(dts, dts[1:]))
+    assert all(a < b for a, b in itertools.pairwise(dts))
     keyframe_pts = sorted(p.pts for p in packets if p.is_keyframe)
     index = index_packets(source)
     plan = plan_segments(index, probe(source).time_base, 1.0, FusionSettings())
@@ -90,7 +99,16 @@ def test_failed_segment_leaves_nothing(short_clip, engine, tmp_path: Path) -> No
     source = short_clip
     output, detections = tmp_path / "out.mp4", tmp_path / "out.json"
     with pytest.raises(ModelError, match="detector crashed"):
-        veil.anonymize(source, output, detectors=[FailsOnMarker()], detections_path=detections, segment_seconds=1.0, jobs=2, engine=engine, detect_every=1)
+        veil.anonymize(
+            source,
+            output,
+            detectors=[FailsOnMarker()],
+            detections_path=detections,
+            segment_seconds=1.0,
+            jobs=2,
+            engine=engine,
+            detect_every=1,
+        )
     assert list(tmp_path.iterdir()) == []
     # The pool survives a failed segment and runs the next video.
     report = veil.anonymize(source, output, detectors=detectors(), segment_seconds=2.0, jobs=2, engine=engine)
@@ -103,7 +121,7 @@ def test_jobs_alone_keeps_short_videos_single_pass(short_clip, tmp_path: Path) -
     assert "stitch" not in report.timings and report.frames == 100
 
 
-@pytest.mark.parametrize("suffix, keep", [(".mp4", False), (".mov", True), (".mkv", False)])
+@pytest.mark.parametrize(("suffix", "keep"), [(".mp4", False), (".mov", True), (".mkv", False)])
 def test_rotation_metadata_and_containers_as_single_pass(engine, tmp_path: Path, suffix: str, keep: bool) -> None:  # type: ignore[no-untyped-def]
     source = write_clip(tmp_path / "clip.mp4", seconds=2.0, rotation=-90, location=True)
     outputs = {}
@@ -126,7 +144,15 @@ def test_rotation_metadata_and_containers_as_single_pass(engine, tmp_path: Path,
 
 def test_frames_dir_with_segments(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = write_clip(tmp_path / "clip.mp4", seconds=2.0)
-    veil.anonymize(source, tmp_path / "out.mp4", detectors=detectors(), frames_dir=tmp_path / "frames", segment_seconds=1.0, jobs=2, engine=engine)
+    veil.anonymize(
+        source,
+        tmp_path / "out.mp4",
+        detectors=detectors(),
+        frames_dir=tmp_path / "frames",
+        segment_seconds=1.0,
+        jobs=2,
+        engine=engine,
+    )
     for folder in ("images", "mosaic"):
         assert sorted(p.name for p in (tmp_path / "frames" / folder).iterdir()) == [f"{i:06d}.png" for i in range(50)]
 
@@ -135,7 +161,9 @@ def test_dead_worker_fails_the_run_and_leaves_nothing(short_clip, engine, tmp_pa
     source = short_clip
     output = tmp_path / "out.mp4"
     with pytest.raises(veil.VeilError, match="worker process died"):
-        veil.anonymize(source, output, detectors=[DiesOnMarker()], segment_seconds=1.0, jobs=2, engine=engine, detect_every=1)
+        veil.anonymize(
+            source, output, detectors=[DiesOnMarker()], segment_seconds=1.0, jobs=2, engine=engine, detect_every=1
+        )
     assert list(tmp_path.iterdir()) == []
     report = veil.anonymize(source, output, detectors=detectors(), segment_seconds=2.0, jobs=2, engine=engine)
     assert report.frames == 100

@@ -56,7 +56,9 @@ class VeilServer:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "veil", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         try:
             wait_for(self._healthy, timeout, f"{self.url}/healthz (log: {self.log})")
@@ -124,7 +126,10 @@ class VeilServer:
         from botocore.config import Config
 
         return boto3.client(
-            "rekognition", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id=key_id, aws_secret_access_key=secret,
+            "rekognition",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}, **config),
         )

@@ -24,10 +24,14 @@ KEY_ID, SECRET = "VEILTESTKEY0000001", "s3cr3t-s3cr3t-s3cr3t"
 BODY = b'{"JobId":"abc"}'
 
 
-def signed(body: bytes = BODY, key_id: str = KEY_ID, secret: str = SECRET, host: str = "127.0.0.1:9000") -> SignedRequest:
+def signed(
+    body: bytes = BODY, key_id: str = KEY_ID, secret: str = SECRET, host: str = "127.0.0.1:9000"
+) -> SignedRequest:
     """A request signed by botocore exactly as boto3 signs a Rekognition call."""
     request = AWSRequest(
-        method="POST", url=f"http://{host}/", data=body,
+        method="POST",
+        url=f"http://{host}/",
+        data=body,
         headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "RekognitionService.GetFaceDetection"},
     )
     SigV4Auth(Credentials(key_id, secret), "rekognition", "us-east-1").add_auth(request)
@@ -52,9 +56,15 @@ def test_a_botocore_signature_verifies() -> None:
         (lambda: signed(secret="another-secret-entirely"), "InvalidSignatureException"),
         (lambda: signed(key_id="SOMEONEELSE0000001"), "UnrecognizedClientException"),
         (lambda: SignedRequest(**{**signed().__dict__, "body": BODY + b" "}), "InvalidSignatureException"),
-        (lambda: SignedRequest(**{**signed().__dict__, "headers": {**signed().headers, "host": "evil:1"}}), "InvalidSignatureException"),
+        (
+            lambda: SignedRequest(**{**signed().__dict__, "headers": {**signed().headers, "host": "evil:1"}}),
+            "InvalidSignatureException",
+        ),
         (lambda: SignedRequest("POST", "/", "", {"host": "x"}, BODY), "MissingAuthenticationTokenException"),
-        (lambda: SignedRequest("POST", "/", "", {"host": "x", "authorization": "Bearer abc"}, BODY), "IncompleteSignatureException"),
+        (
+            lambda: SignedRequest("POST", "/", "", {"host": "x", "authorization": "Bearer abc"}, BODY),
+            "IncompleteSignatureException",
+        ),
     ],
 )
 def test_bad_requests_get_the_aws_error(request_, code: str) -> None:
@@ -80,12 +90,21 @@ def s3_event(key: str, bucket: str = "source", name: str = "ObjectCreated:Put") 
 
 
 def test_s3_notifications_decode_keys() -> None:
-    events = parse_notification({"Records": [s3_event("my+holiday%2Fclip+%281%29.MOV"), s3_event("x.mp4", name="ObjectRemoved:Delete")]})
-    assert [(e.bucket, e.key, e.created) for e in events] == [("source", "my holiday/clip (1).MOV", True), ("source", "x.mp4", False)]
+    events = parse_notification(
+        {"Records": [s3_event("my+holiday%2Fclip+%281%29.MOV"), s3_event("x.mp4", name="ObjectRemoved:Delete")]}
+    )
+    assert [(e.bucket, e.key, e.created) for e in events] == [
+        ("source", "my holiday/clip (1).MOV", True),
+        ("source", "x.mp4", False),
+    ]
 
 
 def test_minio_webhooks_are_understood() -> None:
-    minio = {"EventName": "s3:ObjectCreated:Put", "Key": "source/a+b.mp4", "Records": [{**s3_event("a+b.mp4"), "eventName": "s3:ObjectCreated:Put"}]}
+    minio = {
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": "source/a+b.mp4",
+        "Records": [{**s3_event("a+b.mp4"), "eventName": "s3:ObjectCreated:Put"}],
+    }
     (event,) = parse_notification(minio)
     assert (event.bucket, event.key, event.created) == ("source", "a b.mp4", True)
     (event,) = parse_notification({"EventName": "s3:ObjectCreated:Put", "Key": "source/dir/c.mov"})
@@ -120,7 +139,12 @@ def test_engine_settings_shape_each_jobs_options(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("VEIL_RAY_ADDRESS", "ray://head:10001")
     monkeypatch.setenv("VEIL_SEGMENT_SECONDS", "30")
     settings = load_settings(workers=2)
-    assert (settings.engine, settings.ray_address, settings.jobs, settings.scratch_bucket) == ("ray", "ray://head:10001", None, "veil-scratch")
+    assert (settings.engine, settings.ray_address, settings.jobs, settings.scratch_bucket) == (
+        "ray",
+        "ray://head:10001",
+        None,
+        "veil-scratch",
+    )
     on_ray = settings.anonymize_options()
     assert on_ray.parallel.segment_seconds == 30.0
     assert on_ray.detector.threads is None  # Ray tasks size their own threads
@@ -146,8 +170,14 @@ def test_every_anonymize_option_is_a_service_setting(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("VEIL_PORT", "http"), ("VEIL_CLASSES", "cat"), ("VEIL_WORKERS", "0"), ("VEIL_OUTPUT_BUCKET", "source"),
-     ("VEIL_ENGINE", "spark"), ("VEIL_JOBS", "0")],
+    [
+        ("VEIL_PORT", "http"),
+        ("VEIL_CLASSES", "cat"),
+        ("VEIL_WORKERS", "0"),
+        ("VEIL_OUTPUT_BUCKET", "source"),
+        ("VEIL_ENGINE", "spark"),
+        ("VEIL_JOBS", "0"),
+    ],
 )
 def test_bad_settings_are_one_config_error(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -178,8 +208,11 @@ def test_the_watcher_submits_each_stable_object_version_once(tmp_path) -> None:
     store.ensure_bucket("source")
     submitted: list[tuple[str, str]] = []
     watcher = BucketWatcher(
-        store, "source", matches=lambda key: key.endswith(".mp4"),
-        submit=lambda info: submitted.append((info.key, info.etag)), interval=60,
+        store,
+        "source",
+        matches=lambda key: key.endswith(".mp4"),
+        submit=lambda info: submitted.append((info.key, info.etag)),
+        interval=60,
     )
     (tmp_path / "source" / "a.mp4").write_bytes(b"first part")
     (tmp_path / "source" / "notes.txt").write_bytes(b"not a video")

@@ -69,7 +69,9 @@ def output(server: VeilServer) -> Path:
 
 def visible_files(folder: Path) -> list[str]:
     """What a bucket folder shows: no hidden partial files."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
 
 
 def png(image) -> bytes:
@@ -96,10 +98,19 @@ def test_a_video_copied_into_the_source_bucket_is_anonymized_once(server: VeilSe
     assert job["timings"] and job["video_metadata"]["FrameWidth"] == 160
 
     shutil.copy(clip, source(server) / "Holiday Clip.MOV")  # the same content again: the same object version
-    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "Holiday+Clip.MOV"}}}]}
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "source"}, "object": {"key": "Holiday+Clip.MOV"}},
+            }
+        ]
+    }
     for _ in range(2):
         answer = server.api("POST", "/events/s3", json=event).json()
-        assert answer["jobs"] == [{"job_id": job["job_id"], "bucket": "source", "key": "Holiday Clip.MOV", "created": False}]
+        assert answer["jobs"] == [
+            {"job_id": job["job_id"], "bucket": "source", "key": "Holiday Clip.MOV", "created": False}
+        ]
     time.sleep(1)  # a few more polls of the watcher
     assert [j["job_id"] for j in server.jobs_for("Holiday Clip.MOV")] == [job["job_id"]]
 
@@ -107,18 +118,26 @@ def test_a_video_copied_into_the_source_bucket_is_anonymized_once(server: VeilSe
 def test_events_start_one_job_and_say_what_they_ignored(server: VeilServer, tmp_path: Path) -> None:
     make_clip(source(server) / "from event.mp4", frames=6)
     minio = {
-        "EventName": "s3:ObjectCreated:Put", "Key": "source/from+event.mp4",
-        "Records": [{"eventName": "s3:ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "from+event.mp4"}}}],
+        "EventName": "s3:ObjectCreated:Put",
+        "Key": "source/from+event.mp4",
+        "Records": [
+            {
+                "eventName": "s3:ObjectCreated:Put",
+                "s3": {"bucket": {"name": "source"}, "object": {"key": "from+event.mp4"}},
+            }
+        ],
     }
     first = server.api("POST", "/events/s3", json=minio).json()
     second = server.api("POST", "/events/s3", json=minio).json()
     assert first["jobs"][0]["job_id"] == second["jobs"][0]["job_id"] and not second["jobs"][0]["created"]
-    ignored = {"Records": [
-        {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "source"}, "object": {"key": "a.mp4"}}},
-        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "notes.txt"}}},
-        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "other"}, "object": {"key": "b.mp4"}}},
-        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "missing.mp4"}}},
-    ]}
+    ignored = {
+        "Records": [
+            {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "source"}, "object": {"key": "a.mp4"}}},
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "notes.txt"}}},
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "other"}, "object": {"key": "b.mp4"}}},
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "source"}, "object": {"key": "missing.mp4"}}},
+        ]
+    }
     answer = server.api("POST", "/events/s3", json=ignored).json()
     assert answer["jobs"] == [] and len(answer["ignored"]) == 4
     assert server.api("POST", "/events/s3", json=ignored, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -159,12 +178,18 @@ def test_the_rekognition_job_api_works_with_boto3(server: VeilServer, sample_cli
     assert pages == faces
     assert (output(server) / "people" / "mosaic" / "people.mp4").exists()  # the same job as a bucket upload
 
-    assert error_of(lambda: client.get_face_detection(JobId=job_id, NextToken="not-a-token")) == ("InvalidPaginationTokenException", 400)
+    assert error_of(lambda: client.get_face_detection(JobId=job_id, NextToken="not-a-token")) == (
+        "InvalidPaginationTokenException",
+        400,
+    )
     assert error_of(lambda: client.get_face_detection(JobId="no-such-job")) == ("ResourceNotFoundException", 400)
     missing = {"S3Object": {"Bucket": "source", "Name": "nowhere.mp4"}}
     assert error_of(lambda: client.start_face_detection(Video=missing)) == ("InvalidS3ObjectException", 400)
     other = {"S3Object": {"Bucket": "source", "Name": "from event.mp4"}}
-    assert error_of(lambda: client.start_face_detection(Video=other, ClientRequestToken="start-1"))[0] == "IdempotentParameterMismatchException"
+    assert (
+        error_of(lambda: client.start_face_detection(Video=other, ClientRequestToken="start-1"))[0]
+        == "IdempotentParameterMismatchException"
+    )
 
 
 def test_detect_faces_and_plates_on_images(server: VeilServer) -> None:
@@ -186,10 +211,15 @@ def test_detect_faces_and_plates_on_images(server: VeilServer) -> None:
     best = labels[0]["Confidence"]
     above = client.detect_custom_labels(ProjectVersionArn=PLATES_ARN, Image=frame, MinConfidence=best)["CustomLabels"]
     assert above and all(label["Confidence"] >= best for label in above)
-    assert client.detect_custom_labels(ProjectVersionArn=PLATES_ARN, Image=frame, MinConfidence=100)["CustomLabels"] == []
+    assert (
+        client.detect_custom_labels(ProjectVersionArn=PLATES_ARN, Image=frame, MinConfidence=100)["CustomLabels"] == []
+    )
 
     assert error_of(lambda: client.detect_faces(Image={"Bytes": b"not an image"}))[0] == "InvalidImageFormatException"
-    assert error_of(lambda: client.detect_faces(Image={"Bytes": b"\0" * (5 * 1024 * 1024 + 1)}))[0] == "ImageTooLargeException"
+    assert (
+        error_of(lambda: client.detect_faces(Image={"Bytes": b"\0" * (5 * 1024 * 1024 + 1)}))[0]
+        == "ImageTooLargeException"
+    )
     nowhere = {"S3Object": {"Bucket": "source", "Name": "photos/none.png"}}
     assert error_of(lambda: client.detect_faces(Image=nowhere))[0] == "InvalidS3ObjectException"
 
@@ -254,7 +284,9 @@ def test_the_rest_api(server: VeilServer, tmp_path: Path) -> None:
 
     page = server.api("GET", "/v1/jobs", params={"limit": 1, "state": "SUCCEEDED"}).json()
     assert len(page["jobs"]) == 1 and page["next_cursor"]
-    rest = server.api("GET", "/v1/jobs", params={"limit": 1000, "state": "SUCCEEDED", "cursor": page["next_cursor"]}).json()
+    rest = server.api(
+        "GET", "/v1/jobs", params={"limit": 1000, "state": "SUCCEEDED", "cursor": page["next_cursor"]}
+    ).json()
     everything = server.jobs(state="SUCCEEDED")
     assert [j["job_id"] for j in page["jobs"] + rest["jobs"]] == [j["job_id"] for j in everything]
     assert all(j["state"] == "FAILED" for j in server.jobs(state="FAILED"))
@@ -304,12 +336,25 @@ def test_a_killed_server_finishes_its_job_exactly_once_after_a_restart(tmp_path:
 
 def test_help_names_every_setting_and_bad_settings_fail_in_one_line(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("VEIL_")}
-    usage = subprocess.run([sys.executable, "-m", "veil", "serve", "--help"], capture_output=True, text=True, env={**env, "COLUMNS": "200"})
-    for name in ("VEIL_DATA_DIR", "VEIL_PORT", "VEIL_WORKERS", "VEIL_S3_ENDPOINT", "VEIL_API_TOKEN", "VEIL_SECRET_ACCESS_KEY", "FACE_MIN_CONFIDENCE"):
+    usage = subprocess.run(
+        [sys.executable, "-m", "veil", "serve", "--help"], capture_output=True, text=True, env={**env, "COLUMNS": "200"}
+    )
+    for name in (
+        "VEIL_DATA_DIR",
+        "VEIL_PORT",
+        "VEIL_WORKERS",
+        "VEIL_S3_ENDPOINT",
+        "VEIL_API_TOKEN",
+        "VEIL_SECRET_ACCESS_KEY",
+        "FACE_MIN_CONFIDENCE",
+    ):
         assert name in usage.stdout, name
     failed = subprocess.run(
         [sys.executable, "-m", "veil", "serve", "--data-dir", str(tmp_path), "--output-bucket", "source"],
-        capture_output=True, text=True, env={**env, "VEIL_PORT": "eighty"}, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**env, "VEIL_PORT": "eighty"},
+        timeout=60,
     )
     assert failed.returncode == 2 and failed.stderr.count("\n") == 1, failed.stderr
     assert failed.stderr.startswith("veil: error: invalid settings: VEIL_PORT")

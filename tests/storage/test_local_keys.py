@@ -10,7 +10,19 @@ import pytest
 from veil.errors import InvalidKey, StorageError
 from veil.storage import LocalStore
 
-BAD_KEYS = ["../x", "/etc/passwd", "a/../../x", "a/./b", "a//b", "", "a\x00b", "..\\x", "dir/", ".veil-partial-x", "a/.veil-partial-1"]
+BAD_KEYS = [
+    "../x",
+    "/etc/passwd",
+    "a/../../x",
+    "a/./b",
+    "a//b",
+    "",
+    "a\x00b",
+    "..\\x",
+    "dir/",
+    ".veil-partial-x",
+    "a/.veil-partial-1",
+]
 
 
 def tree(folder: Path) -> list[str]:

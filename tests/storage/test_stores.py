@@ -217,8 +217,9 @@ def test_delete_removes_the_object_and_nothing_else(store: ObjectStore, bucket: 
     assert store.get_bytes(bucket, "scratch") == b"a key where a folder was"
 
 
-def test_a_spec_opens_the_same_store_in_another_process(store: ObjectStore, bucket: str, backend: str,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_spec_opens_the_same_store_in_another_process(
+    store: ObjectStore, bucket: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pickle
 
     from veil.storage import spec_of

@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -40,15 +40,48 @@ def _fail(message: str, code: int) -> None:
 @app.command()
 @with_field_options(anonymize_option_fields(), "Detection, tracking, covering and encoding")
 def anonymize(
-    inputs: Annotated[list[str], typer.Argument(help="Video files, folders (their video files) or glob patterns.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output file (one input only). Default: NAME.anonymized.EXT beside the input.")] = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Write each output as DIR/NAME.EXT.")] = None,
+    inputs: Annotated[
+        list[str], typer.Argument(help="Video files, folders (their video files) or glob patterns.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Output file (one input only). Default: NAME.anonymized.EXT beside the input."
+        ),
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Write each output as DIR/NAME.EXT.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace outputs that already exist.")] = False,
-    detections: Annotated[Optional[Path], typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")] = None,
-    frames_dir: Annotated[Optional[Path], typer.Option(help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/...")] = None,
-    engine: Annotated[Literal["local", "ray"], typer.Option(help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it).")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(envvar="VEIL_RAY_ADDRESS", help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.", show_default="start a local Ray instance")] = None,
-    scratch: Annotated[Optional[str], typer.Option(envvar="VEIL_SCRATCH", help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).", show_default="a hidden folder beside the output: one machine only")] = None,
+    detections: Annotated[
+        Path | None, typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")
+    ] = None,
+    frames_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/..."
+        ),
+    ] = None,
+    engine: Annotated[
+        Literal["local", "ray"],
+        typer.Option(
+            help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            envvar="VEIL_RAY_ADDRESS",
+            help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.",
+            show_default="start a local Ray instance",
+        ),
+    ] = None,
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            envvar="VEIL_SCRATCH",
+            help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).",
+            show_default="a hidden folder beside the output: one machine only",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
     **settings: object,
@@ -100,14 +133,19 @@ def _anonymize_all(
     totals = [_frame_count(probe, source) for source, _ in pairs]
     with bars.running():
         bars.set_overall_total(sum(totals) or None)
-        for (source, destination), total in zip(pairs, totals):
+        for (source, destination), total in zip(pairs, totals, strict=False):
             json_path = (detections / f"{destination.stem}.json" if batch else detections) if detections else None
             frames = (frames_dir / destination.stem if batch else frames_dir) if frames_dir else None
             bars.start_file(source.name, total or None)
             try:
                 report = run_anonymize(
-                    source, destination, options=options, progress=bars.advance_file, engine=runner,
-                    detections_path=json_path, frames_dir=frames,
+                    source,
+                    destination,
+                    options=options,
+                    progress=bars.advance_file,
+                    engine=runner,
+                    detections_path=json_path,
+                    frames_dir=frames,
                 )
             except Exception as error:
                 failures.append(error)

@@ -20,7 +20,9 @@ from pydantic.fields import FieldInfo
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def with_field_options(fields: Iterable[tuple[str, FieldInfo]], panel: str, *, env_prefix: str | None = None) -> Callable[[F], F]:
+def with_field_options(
+    fields: Iterable[tuple[str, FieldInfo]], panel: str, *, env_prefix: str | None = None
+) -> Callable[[F], F]:
     """Add a keyword-only ``--name`` option for every field to the decorated command's signature.
 
     With ``env_prefix``, the flag's default is left unset (None) and the help names the
@@ -41,14 +43,20 @@ def _parameter(name: str, info: FieldInfo, panel: str, env_prefix: str | None) -
     default = _cli_default(info.get_default(call_default_factory=True))
     help_text = info.description or ""
     if env_prefix is not None:
-        shown = "" if default is None else f"; default: {str(default).lower() if isinstance(default, bool) else default}"
+        shown = (
+            "" if default is None else f"; default: {str(default).lower() if isinstance(default, bool) else default}"
+        )
         help_text = f"{help_text} (env {env_prefix}{name.upper()}{shown})"
         default = None  # unset on the command line: the environment or the setting's default decides
-    option = typer.Option(f"--{name.replace('_', '-')}", help=help_text, show_default=default is not None, rich_help_panel=panel)
+    option = typer.Option(
+        f"--{name.replace('_', '-')}", help=help_text, show_default=default is not None, rich_help_panel=panel
+    )
     python_type = _cli_type(info.annotation)
     if default is None:
         python_type = python_type | None
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[python_type, option])
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[python_type, option]
+    )
 
 
 def _cli_type(annotation: Any) -> Any:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from veil.errors import ConfigError, InputError, OutputError, reason
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".3gp", ".flv", ".wmv", ".mpg", ".mpeg"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".3gp", ".flv", ".wmv", ".mpg", ".mpeg"}
+)
 """Suffixes picked up when an INPUT is a folder; files named explicitly are taken whatever their suffix."""
 
 KEEP_CONTAINER = frozenset({".mp4", ".mov", ".m4v", ".mkv"})
@@ -38,7 +40,9 @@ def output_name(source: Path, suffix_tag: str) -> str:
     return f"{source.stem}{suffix_tag}{suffix}"
 
 
-def plan_outputs(sources: list[Path], output: Path | None, output_dir: Path | None, overwrite: bool) -> list[tuple[Path, Path]]:
+def plan_outputs(
+    sources: list[Path], output: Path | None, output_dir: Path | None, overwrite: bool
+) -> list[tuple[Path, Path]]:
     """Pair every source with its destination, refusing to clobber inputs or (unless asked) outputs.
 
     Default: ``NAME.anonymized.EXT`` beside the input; ``--output-dir DIR``:

@@ -89,7 +89,10 @@ def serve(**flags: Any) -> None:
         print(f"veil: error: {error}", file=sys.stderr)
         raise typer.Exit(exit_code(error)) from None
     if secrets_file is not None:
-        print(f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)", file=sys.stderr)
+        print(
+            f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)",
+            file=sys.stderr,
+        )
     print(
         f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers on the {settings.engine} engine; "
         f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",

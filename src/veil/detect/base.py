@@ -37,9 +37,7 @@ def check_image(image: np.ndarray) -> None:
         raise ValueError(f"detect() got an empty image {image.shape}")
 
 
-def run_session(
-    session: ort.InferenceSession, feed: dict[str, np.ndarray], name: object
-) -> list[np.ndarray]:
+def run_session(session: ort.InferenceSession, feed: dict[str, np.ndarray], name: object) -> list[np.ndarray]:
     """``session.run`` with every failure turned into ModelError (fail closed)."""
     try:
         outputs: list[np.ndarray] = session.run(None, feed)
@@ -60,9 +58,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 
-def finish(
-    boxes: np.ndarray, scores: np.ndarray, width: int, height: int, class_name: str
-) -> Detections:
+def finish(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, class_name: str) -> Detections:
     """Clip boxes to the image, drop empty ones and wrap them as Detections."""
     boxes = boxes.astype(np.float32).reshape(-1, 4)
     scores = np.clip(scores.astype(np.float32).reshape(-1), 0.0, 1.0)

@@ -101,7 +101,7 @@ class CenterFaceDetector:
             raise ModelError(f"face model {self.model_path} returned {len(outputs)} outputs, expected 4")
         heatmap, log_size, offset = outputs[0], outputs[1], outputs[2]
         out_h, out_w = in_h // STRIDE, in_w // STRIDE
-        for array, channels in zip((heatmap, log_size, offset), _CHANNELS):
+        for array, channels in zip((heatmap, log_size, offset), _CHANNELS, strict=False):
             if array.ndim != 4 or array.shape[1] != channels or array.shape[2:] != (out_h, out_w):
                 raise ModelError(
                     f"face model {self.model_path} returned an output of shape {array.shape}, "
@@ -168,7 +168,7 @@ def _float_graph(path: Path) -> bytes:
             f"cannot load model {path}: not a CenterFace-style model (expected 4 outputs: "
             f"heatmap, scale, offset, landmarks; found {len(graph.output)})"
         )
-    for output, channels in zip(graph.output, _CHANNELS):
+    for output, channels in zip(graph.output, _CHANNELS, strict=False):
         dims = output.type.tensor_type.shape.dim
         declared = dims[1].dim_value if len(dims) == 4 else None
         if len(dims) != 4 or (declared and declared != channels):
@@ -180,7 +180,7 @@ def _float_graph(path: Path) -> bytes:
     input_dims = {i.name: _dims(i) for i in graph.input}
     input_dims[inputs[0].name] = ["batch", 3, "height", "width"]
     output_dims = {
-        o.name: ["batch", c, "out_height", "out_width"] for o, c in zip(graph.output, _CHANNELS)
+        o.name: ["batch", c, "out_height", "out_width"] for o, c in zip(graph.output, _CHANNELS, strict=False)
     }
     try:
         model = update_inputs_outputs_dims(model, input_dims, output_dims)

@@ -120,7 +120,9 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _build(source: Path, target: Path, precision: str, float_graph: Callable[[Path], bytes], calibration: Feeds) -> None:
+def _build(
+    source: Path, target: Path, precision: str, float_graph: Callable[[Path], bytes], calibration: Feeds
+) -> None:
     graph = float_graph(source)
     with atomic_path(target) as output:
         if precision == "fp32":
@@ -131,7 +133,9 @@ def _build(source: Path, target: Path, precision: str, float_graph: Callable[[Pa
         except ModelError:
             raise
         except Exception as exc:  # the quantizer raises whatever its internals hit
-            raise ModelError(f"cannot quantize model {source} to int8: {first_line(exc)} (try --precision fp32)") from exc
+            raise ModelError(
+                f"cannot quantize model {source} to int8: {first_line(exc)} (try --precision fp32)"
+            ) from exc
 
 
 def _quantize(graph: bytes, output: Path, calibration: Feeds) -> None:

@@ -174,7 +174,7 @@ def _head_graph(path: Path) -> bytes:
     image = inputs[0]
     del graph.input[:]
     graph.input.append(image)
-    for dim, name in zip(graph.input[0].type.tensor_type.shape.dim[2:], ("height", "width")):
+    for dim, name in zip(graph.input[0].type.tensor_type.shape.dim[2:], ("height", "width"), strict=False):
         dim.Clear()
         dim.dim_param = name
     del graph.value_info[:]
@@ -200,7 +200,9 @@ def _to_float32(model) -> None:  # type: ignore[no-untyped-def]
             if node.op_type == "Cast" and attribute.name == "to" and attribute.i == half:
                 attribute.i = single
             elif attribute.name == "value" and attribute.t.data_type == half:
-                attribute.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attribute.t).astype(np.float32), attribute.t.name))
+                attribute.t.CopyFrom(
+                    numpy_helper.from_array(numpy_helper.to_array(attribute.t).astype(np.float32), attribute.t.name)
+                )
     for value in [*graph.input, *graph.output, *graph.value_info]:
         if value.type.tensor_type.elem_type == half:
             value.type.tensor_type.elem_type = single

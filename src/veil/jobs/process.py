@@ -78,8 +78,14 @@ def process_job(
         }
         with _naming(work, copies):
             report = anonymize(
-                source, video, options=options, detectors=detectors, progress=progress, engine=engine,
-                detections_path=detections, frames_dir=frames,
+                source,
+                video,
+                options=options,
+                detectors=detectors,
+                progress=progress,
+                engine=engine,
+                detections_path=detections,
+                frames_dir=frames,
             )
             metadata = VideoMetadata.from_info(probe(source))
         with _naming(work):

@@ -152,8 +152,19 @@ class JobStore:
                    frames_done, timings, created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', 'queued', 0, ?, ?, ?, 0, '{}', ?, ?)
                ON CONFLICT DO NOTHING""",
-            (job_id, source_bucket, source_key, source_etag, output_bucket, output_name(source_key),
-             max_attempts, client_request_token, job_tag, now, now),
+            (
+                job_id,
+                source_bucket,
+                source_key,
+                source_etag,
+                output_bucket,
+                output_name(source_key),
+                max_attempts,
+                client_request_token,
+                job_tag,
+                now,
+                now,
+            ),
         )
         if inserted:
             return self.get(job_id), True
@@ -184,7 +195,9 @@ class JobStore:
             raise JobNotFound(f"no job has id {job_id!r}")
         return _job(rows[0])
 
-    def list(self, *, state: JobState | None = None, limit: int = 50, after: str | None = None) -> tuple[builtins.list[Job], str | None]:
+    def list(
+        self, *, state: JobState | None = None, limit: int = 50, after: str | None = None
+    ) -> tuple[builtins.list[Job], str | None]:
         """A page of jobs, newest first, and the cursor of the next page (None after the last).
 
         ``after`` is a cursor from a previous call (the id of that page's last job).
@@ -242,7 +255,14 @@ class JobStore:
         )
 
     def heartbeat(
-        self, job_id: str, worker_id: str, lease_seconds: float, *, frames_done: int, frames_total: int | None, fps: float | None
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        frames_done: int,
+        frames_total: int | None,
+        fps: float | None,
     ) -> bool:
         """Extend the lease and store progress; False if this worker no longer holds the job."""
         now = time.time()
@@ -254,7 +274,14 @@ class JobStore:
         )
 
     def succeed(
-        self, job_id: str, worker_id: str, *, output_key: str, detections_key: str, timings: dict[str, float], video_metadata: dict[str, Any]
+        self,
+        job_id: str,
+        worker_id: str,
+        *,
+        output_key: str,
+        detections_key: str,
+        timings: dict[str, float],
+        video_metadata: dict[str, Any],
     ) -> bool:
         """Mark the job done; False (and no change) if this worker no longer holds it."""
         now = time.time()
@@ -264,7 +291,16 @@ class JobStore:
                        output_key = ?, detections_key = ?, timings = ?, video_metadata = ?,
                        frames_done = COALESCE(frames_total, frames_done), finished_at = ?, updated_at = ?
                     WHERE {_HELD}""",
-                (output_key, detections_key, json.dumps(timings), json.dumps(video_metadata), now, now, job_id, worker_id),
+                (
+                    output_key,
+                    detections_key,
+                    json.dumps(timings),
+                    json.dumps(video_metadata),
+                    now,
+                    now,
+                    job_id,
+                    worker_id,
+                ),
             )
         )
 

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from veil.detect import Detector
 from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
@@ -71,8 +70,12 @@ class Lease:
         elapsed = time.monotonic() - self._started
         fps = round(self.frames_done / elapsed, 2) if elapsed > 0 and self.frames_done else None
         held = self.store.heartbeat(
-            self.job.job_id, self.worker_id, self.lease_seconds,
-            frames_done=self.frames_done, frames_total=self.frames_total, fps=fps,
+            self.job.job_id,
+            self.worker_id,
+            self.lease_seconds,
+            frames_done=self.frames_done,
+            frames_total=self.frames_total,
+            fps=fps,
         )
         if not held:
             self.lost.set()
@@ -82,7 +85,9 @@ class Lease:
         while not self._finished.wait(self.interval) and not self.lost.is_set():
             try:
                 self.renew()
-            except VeilError as error:  # the database is busy or gone: the lease may run out, then another worker retries
+            except (
+                VeilError
+            ) as error:  # the database is busy or gone: the lease may run out, then another worker retries
                 log.warning("job %s: could not renew its lease: %s", self.job.job_id, error)
 
 
@@ -110,7 +115,14 @@ class Worker:
 
     def run(self, job: Job) -> None:
         """Process one claimed job and record how it ended (the lease is renewed until then)."""
-        log.info("job %s: %s/%s, attempt %d of %d", job.job_id, job.source_bucket, job.source_key, job.attempts, job.max_attempts)
+        log.info(
+            "job %s: %s/%s, attempt %d of %d",
+            job.job_id,
+            job.source_bucket,
+            job.source_key,
+            job.attempts,
+            job.max_attempts,
+        )
         with Lease(self.pool.store, job, self.worker_id, self.pool.lease_seconds) as lease:
             self.lease = lease
             try:
@@ -128,9 +140,14 @@ class Worker:
         store, worker_id = self.pool.store, self.worker_id
         try:
             result = process_job(
-                job, self.pool.objects,
-                progress=lease.progress, options=self.pool.options, write_frames=self.pool.write_frames,
-                detectors=self.pool.detectors, still_owner=lease.renew, work_dir=self.pool.work_dir,
+                job,
+                self.pool.objects,
+                progress=lease.progress,
+                options=self.pool.options,
+                write_frames=self.pool.write_frames,
+                detectors=self.pool.detectors,
+                still_owner=lease.renew,
+                work_dir=self.pool.work_dir,
                 engine=self.pool.engine,
             )
         except LeaseLost:
@@ -162,7 +179,9 @@ class Worker:
         try:
             self.pool.store.release(lease.job.job_id, self.worker_id)
         except VeilError as error:
-            log.warning("job %s: cannot release it (it will be retried when its lease runs out): %s", lease.job.job_id, error)
+            log.warning(
+                "job %s: cannot release it (it will be retried when its lease runs out): %s", lease.job.job_id, error
+            )
 
 
 class WorkerPool:

@@ -111,7 +111,9 @@ class VideoReader:
             path=self._path,
         )
 
-    def _frames(self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None) -> Iterator[VideoFrame]:
+    def _frames(
+        self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None
+    ) -> Iterator[VideoFrame]:
         time_base = self.info.time_base
         index = first_index
         while True:

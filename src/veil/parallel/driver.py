@@ -188,7 +188,12 @@ def _task(
 
 
 def _join(
-    info: VideoInfo, options: AnonymizeOptions, tasks: list[SegmentTask], outputs: RunOutputs, frames: int, last: Segment
+    info: VideoInfo,
+    options: AnonymizeOptions,
+    tasks: list[SegmentTask],
+    outputs: RunOutputs,
+    frames: int,
+    last: Segment,
 ) -> None:
     if frames != last.end:
         raise VeilError(f"internal error: segments wrote {frames} frames of {last.end}")

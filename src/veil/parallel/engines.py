@@ -115,7 +115,9 @@ def make_engine(
         return SerialEngine() if (jobs or 1) == 1 else LocalEngine(jobs or 1)
     if name == "ray":
         if scratch is None:
-            raise ConfigError("the ray engine needs a scratch store that every node can reach (a shared folder or s3://BUCKET)")
+            raise ConfigError(
+                "the ray engine needs a scratch store that every node can reach (a shared folder or s3://BUCKET)"
+            )
         from veil.parallel.ray import RayEngine
 
         return RayEngine(scratch, address=address, jobs=jobs, attempts=attempts)
@@ -132,6 +134,8 @@ def open_engine(engine: EngineChoice, jobs: int | None) -> Iterator[Engine]:
         finally:
             made.close()
     elif isinstance(engine, str):
-        raise ConfigError(f"unknown engine {engine!r}: name 'local', or pass an Engine (veil.parallel.make_engine makes 'ray')")
+        raise ConfigError(
+            f"unknown engine {engine!r}: name 'local', or pass an Engine (veil.parallel.make_engine makes 'ray')"
+        )
     else:
         yield engine

@@ -33,7 +33,6 @@ keyframe; the parts join by stream copy.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from fractions import Fraction
 
 from veil.media import PacketIndex, VideoInfo, index_packets
@@ -43,6 +42,7 @@ from veil.track import FusionSettings
 
 MIN_SEGMENT_SECONDS = 10.0
 """With ``jobs`` and no segment length, segments are ``duration / jobs`` long, but not shorter than this."""
+
 
 def plan(info: VideoInfo, options: AnonymizeOptions, remote: bool = False) -> list[Segment]:
     """The segments to process: the whole video as one, unless it is worth splitting.
@@ -90,7 +90,7 @@ def plan_segments(
     for key in keyframes[1:]:
         if pts[key] - pts[cuts[-1]] >= step:
             cuts.append(key)
-    bounds = list(zip(cuts, cuts[1:] + [len(pts)]))
+    bounds = list(zip(cuts, [*cuts[1:], len(pts)], strict=False))
     before, after = margins(fusion, detect_every)
     segments = []
     for number, (start, end) in enumerate(bounds):

@@ -82,7 +82,7 @@ class LocalEngine:
                 self.close()  # a worker died: the next map starts a fresh pool
                 raise VeilError(
                     "a worker process died before finishing its segment (out of memory, killed, or a script"
-                    " that starts veil without `if __name__ == \"__main__\":`, which worker processes need)"
+                    ' that starts veil without `if __name__ == "__main__":`, which worker processes need)'
                 ) from error
             raise
         return [future.result() for future in futures]

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError, first_line
-from veil.parallel.staging import Scratch, Staging, run_staged
 from veil.parallel.engines import FileTask
+from veil.parallel.staging import Scratch, Staging, run_staged
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ class RayEngine:
         cpus_per_task: int = 1,
     ) -> None:
         if attempts < 1 or cpus_per_task < 1 or (jobs is not None and jobs < 1):
-            raise ConfigError(f"the ray engine needs attempts, cpus_per_task and jobs of at least 1 (got {attempts}, {cpus_per_task}, {jobs})")
+            raise ConfigError(
+                f"the ray engine needs attempts, cpus_per_task and jobs of at least 1 (got {attempts}, {cpus_per_task}, {jobs})"
+            )
         import ray
 
         self._ray = ray
@@ -142,7 +144,11 @@ class RayEngine:
                 log.debug("cancelling a segment task: %s", error)
         _, running = self._ray.wait(refs, num_returns=len(refs), timeout=STOP_SECONDS)
         if running:
-            log.warning("%d segment tasks still running after %.0f s; their scratch parts may be left behind", len(running), STOP_SECONDS)
+            log.warning(
+                "%d segment tasks still running after %.0f s; their scratch parts may be left behind",
+                len(running),
+                STOP_SECONDS,
+            )
 
     def close(self) -> None:
         if self._connected:
@@ -202,4 +208,6 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
-        raise ConfigError(f"cannot reach Ray at {address}: {reason.lower()}; is the cluster up and its port open from here?") from None
+        raise ConfigError(
+            f"cannot reach Ray at {address}: {reason.lower()}; is the cluster up and its port open from here?"
+        ) from None

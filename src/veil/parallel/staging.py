@@ -48,7 +48,9 @@ class Scratch:
         if location.startswith("s3://"):
             bucket, _, prefix = location.removeprefix("s3://").partition("/")
             if not bucket:
-                raise ConfigError(f"scratch location {location!r} names no bucket; use s3://BUCKET or s3://BUCKET/PREFIX")
+                raise ConfigError(
+                    f"scratch location {location!r} names no bucket; use s3://BUCKET or s3://BUCKET/PREFIX"
+                )
             return cls(S3StoreSpec(s3_endpoint, s3_region), bucket, prefix.strip("/") or SCRATCH_PREFIX)
         if "://" in location:
             raise ConfigError(f"scratch location {location!r} is neither s3://BUCKET nor a folder")
@@ -92,7 +94,12 @@ def run_staged(function: Callable[[T], R], staged: StagedTask[T]) -> tuple[R, Pa
                 paths[name].mkdir()
         result = function(staged.task.relocated(paths))
         attempt = f"{staged.prefix}/{uuid.uuid4().hex[:12]}"
-        parcel = Parcel({name: _upload(store, staged.bucket, f"{attempt}/{name}", paths[name], name in staged.folders) for name in outputs})
+        parcel = Parcel(
+            {
+                name: _upload(store, staged.bucket, f"{attempt}/{name}", paths[name], name in staged.folders)
+                for name in outputs
+            }
+        )
     return result, parcel
 
 
@@ -128,7 +135,9 @@ class Staging:
                     self.store.upload(self.scratch.bucket, keys[path], path)
                 inputs[name] = keys[path]
             folders = frozenset(name for name, path in task.output_files().items() if path.is_dir())
-            staged.append(StagedTask(task, self.scratch.store, self.scratch.bucket, inputs, folders, f"{self.prefix}/out/{index}"))
+            staged.append(
+                StagedTask(task, self.scratch.store, self.scratch.bucket, inputs, folders, f"{self.prefix}/out/{index}")
+            )
         return staged
 
     def stage_out(self, task: FileTask, parcel: Parcel) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -32,14 +32,24 @@ class OutputSettings(BaseModel):
     model_config = _FROZEN
 
     detections_path: Path | None = Field(None, description="Also write every detection as job-API JSON here.")
-    frames_dir: Path | None = Field(None, description="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png (covered).")
+    frames_dir: Path | None = Field(
+        None, description="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png (covered)."
+    )
 
 
 class ParallelSettings(BaseModel):
     model_config = _FROZEN
 
-    jobs: int | None = Field(None, ge=1, description="Segments processed at once; unset: 1 on the local engine, the cluster's CPUs on Ray. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.")
-    segment_seconds: float | None = Field(None, gt=0, description="Split videos at keyframes into segments of about this many seconds (even with --jobs 1); the output is the one a single pass makes. Unset: a single pass.")
+    jobs: int | None = Field(
+        None,
+        ge=1,
+        description="Segments processed at once; unset: 1 on the local engine, the cluster's CPUs on Ray. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.",
+    )
+    segment_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Split videos at keyframes into segments of about this many seconds (even with --jobs 1); the output is the one a single pass makes. Unset: a single pass.",
+    )
 
 
 GROUPS: dict[str, type[BaseModel]] = {
@@ -133,4 +143,7 @@ _GROUP_OF = {name: group for group, model in GROUPS.items() for name in model.mo
 
 
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
-    return [(str(issue["loc"][0]) if issue["loc"] else "options", str(issue["msg"]).removeprefix("Value error, ")) for issue in error.errors()]
+    return [
+        (str(issue["loc"][0]) if issue["loc"] else "options", str(issue["msg"]).removeprefix("Value error, "))
+        for issue in error.errors()
+    ]

@@ -30,9 +30,9 @@ from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
+from veil.pipeline.schedule import LookSchedule
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel, StageGroup
-from veil.pipeline.schedule import LookSchedule
 from veil.records import DetectionLog, Detections, VideoMetadata
 from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.track import TemporalFusion
@@ -118,7 +118,9 @@ class VideoRun:
         log = DetectionLog() if outputs.detections is not None else None
         target = self.info if outputs.final else dataclasses.replace(self.info, audio=(), rotation=0)
         # A part's metadata comes from the source when the parts are joined.
-        encoder = self.options.encoder if outputs.final else self.options.encoder.model_copy(update={"keep_metadata": False})
+        encoder = (
+            self.options.encoder if outputs.final else self.options.encoder.model_copy(update={"keep_metadata": False})
+        )
         with contextlib.ExitStack() as stack:
             if log is not None:
                 stack.enter_context(log)
@@ -139,7 +141,9 @@ class VideoRun:
             raise VeilError(f"internal error: decoded {self.decoded} frames but encoded {self.written}")
         expected = self.segment.frames
         if expected is not None and self.written != expected:
-            raise VeilError(f"internal error: segment {self.segment.number} wrote {self.written} frames, not {expected}")
+            raise VeilError(
+                f"internal error: segment {self.segment.number} wrote {self.written} frames, not {expected}"
+            )
 
     def _frames(self, reader: VideoReader) -> Iterator[VideoFrame]:
         segment = self.segment
@@ -158,7 +162,9 @@ class VideoRun:
             self.decoded += self.segment.writes(frame.index)
         decoded.close()
 
-    def _detect_and_fuse(self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None) -> None:
+    def _detect_and_fuse(
+        self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None
+    ) -> None:
         fusion = TemporalFusion(self.options.widened_fusion())
         schedule = LookSchedule(self.options.schedule)
         waiting: dict[int, VideoFrame] = {}
@@ -202,7 +208,9 @@ class VideoRun:
                 except VeilError:
                     raise
                 except Exception as error:
-                    raise ModelError(f"{detector.class_name} detector failed on frame {frame.index}: {error}") from error
+                    raise ModelError(
+                        f"{detector.class_name} detector failed on frame {frame.index}: {error}"
+                    ) from error
             if self.segment.writes(frame.index):
                 self.seen[detector.class_name] += len(found)
             boxes = boxes_to_stored(found.boxes, self.info.rotation, self.stored_size)
@@ -219,7 +227,9 @@ class VideoRun:
         )
         log.add(frame.index, round(frame.timestamp_ms), upright, display_size(self.stored_size, self.info.rotation))
 
-    def _redact_and_encode(self, covered: Channel[Covered], writer: VideoWriter, frames: dict[str, Path] | None) -> None:
+    def _redact_and_encode(
+        self, covered: Channel[Covered], writer: VideoWriter, frames: dict[str, Path] | None
+    ) -> None:
         for frame, boxes in covered:
             if frames is not None:
                 self._save_png(frames["images"], frame)

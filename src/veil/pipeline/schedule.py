@@ -85,7 +85,9 @@ class LookSchedule:
         thumbnail = thumbnail_of(image)
         first = self._previous is None
         cut = not first and _difference(thumbnail, self._previous) > self.settings.cut_threshold
-        drifted = self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
+        drifted = (
+            self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
+        )
         detect = first or cut or drifted or index % self.settings.detect_every == 0
         self._previous = thumbnail
         if detect:

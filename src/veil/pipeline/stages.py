@@ -88,7 +88,7 @@ class StageGroup:
             stage()
         except Aborted:
             pass
-        except BaseException as error:  # noqa: BLE001 - handed to the caller, not swallowed
+        except BaseException as error:
             with self._lock:
                 self._errors.append(error)
             self.abort.set()

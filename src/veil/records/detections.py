@@ -120,4 +120,4 @@ class Detections:
 
     def count_by_class(self) -> dict[str, int]:
         names, counts = np.unique(self.classes.astype(str), return_counts=True)
-        return {str(k): int(v) for k, v in zip(names, counts)}
+        return {str(k): int(v) for k, v in zip(names, counts, strict=False)}

@@ -65,7 +65,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def readyz() -> JSONResponse:
         """200 when the job store, the bucket, the workers and the watcher all answer; 503 otherwise."""
         checks = _readiness(service)
-        return JSONResponse({"ready": all(checks.values()), "checks": checks}, status_code=200 if all(checks.values()) else 503)
+        return JSONResponse(
+            {"ready": all(checks.values()), "checks": checks}, status_code=200 if all(checks.values()) else 503
+        )
 
     return app
 

@@ -95,7 +95,9 @@ def api_error(error: Exception) -> ApiError:
     if isinstance(error, ObjectTooLarge):
         return ImageTooLargeException(str(error))
     if isinstance(error, (ObjectNotFound, InvalidKey)):
-        return InvalidS3ObjectException("Unable to get object metadata from S3. Check object key, region and/or access permissions.")
+        return InvalidS3ObjectException(
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+        )
     if isinstance(error, InputError):
         return InvalidParameterException(str(error))
     if isinstance(error, VeilError):

@@ -15,9 +15,9 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel
 
+from veil.errors import ObjectNotFound
 from veil.service.auth import Authenticated, ServiceDep
 from veil.service.runtime import Service
-from veil.errors import ObjectNotFound
 
 router = APIRouter(tags=["events"])
 
@@ -92,7 +92,9 @@ def submit_events(service: Service, events: list[ObjectEvent]) -> EventsAccepted
         if reason is None:
             try:
                 job, created = service.submit(service.objects.head(event.bucket, event.key))
-                accepted.jobs.append(SubmittedJob(job_id=job.job_id, bucket=event.bucket, key=event.key, created=created))
+                accepted.jobs.append(
+                    SubmittedJob(job_id=job.job_id, bucket=event.bucket, key=event.key, created=created)
+                )
                 continue
             except ObjectNotFound:
                 reason = "no such object"

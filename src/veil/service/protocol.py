@@ -30,7 +30,7 @@ router = APIRouter()
 
 
 def _signed_request(request: Request, body: bytes) -> SignedRequest:
-    headers = {name: ",".join(request.headers.getlist(name)) for name in request.headers.keys()}
+    headers = {name: ",".join(request.headers.getlist(name)) for name in request.headers}
     return SignedRequest(
         method=request.method,
         path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),

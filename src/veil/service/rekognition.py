@@ -82,7 +82,9 @@ def start_face_detection(service: Service, params: Params) -> Params:
         raise VideoTooLargeException(f"The video is larger than {MAX_VIDEO_BYTES // 1024**3} GB.")
     job, _ = service.submit(info, token=token, tag=tag)
     if (job.source_bucket, job.source_key) != (bucket, name):
-        raise IdempotentParameterMismatchException("ClientRequestToken was already used to start a job on another video.")
+        raise IdempotentParameterMismatchException(
+            "ClientRequestToken was already used to start a job on another video."
+        )
     return {"JobId": job.job_id}
 
 
@@ -158,7 +160,9 @@ def detect_custom_labels(service: Service, params: Params) -> Params:
     if max_results is not None and max_results < 0:
         raise InvalidParameterException("MaxResults must not be negative")
     found = _found(service, PLATE, params)[:max_results]
-    labels = [{"Name": PLATE_LABEL, "Confidence": confidence, "Geometry": {"BoundingBox": box}} for box, confidence in found]
+    labels = [
+        {"Name": PLATE_LABEL, "Confidence": confidence, "Geometry": {"BoundingBox": box}} for box, confidence in found
+    ]
     return {"CustomLabels": labels}
 
 

@@ -66,20 +66,33 @@ class JobOut(BaseModel):
         output = None
         if job.state is JobState.SUCCEEDED and job.output_key and job.detections_key:
             output = OutputLocation(
-                bucket=job.output_bucket, video_key=job.output_key, detections_key=job.detections_key,
+                bucket=job.output_bucket,
+                video_key=job.output_key,
+                detections_key=job.detections_key,
                 video_path=f"/v1/jobs/{job.job_id}/video",
             )
         return cls(
-            job_id=job.job_id, state=job.state, detail=job.detail, message=job.message,
+            job_id=job.job_id,
+            state=job.state,
+            detail=job.detail,
+            message=job.message,
             source=SourceObject(bucket=job.source_bucket, key=job.source_key, etag=job.source_etag),
             output=output,
             progress=Progress(
-                frames_done=job.frames_done, frames_total=total, fps=job.fps,
+                frames_done=job.frames_done,
+                frames_total=total,
+                fps=job.fps,
                 fraction=min(job.frames_done / total, 1.0) if total else None,
             ),
-            timings=job.timings, video_metadata=job.video_metadata, attempts=job.attempts, max_attempts=job.max_attempts,
-            client_request_token=job.client_request_token, job_tag=job.job_tag,
-            created_at=job.created_at, updated_at=job.updated_at, finished_at=job.finished_at,
+            timings=job.timings,
+            video_metadata=job.video_metadata,
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            client_request_token=job.client_request_token,
+            job_tag=job.job_tag,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            finished_at=job.finished_at,
         )
 
 
@@ -98,7 +111,12 @@ def _created(response: Response, job: Job, created: bool) -> JobOut:
     return JobOut.of(job)
 
 
-@router.post("/jobs", response_model=JobOut, status_code=201, responses={200: {"description": "the job of this object version already existed"}})
+@router.post(
+    "/jobs",
+    response_model=JobOut,
+    status_code=201,
+    responses={200: {"description": "the job of this object version already existed"}},
+)
 def create_job(body: CreateJob, service: ServiceDep, response: Response) -> JobOut:
     """Anonymize a video that is already in a bucket (one job per object version)."""
     info = service.objects.head(body.bucket or service.settings.source_bucket, body.key)
@@ -167,11 +185,15 @@ def download_video(job_id: str, service: ServiceDep) -> FileResponse:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FileResponse(folder / name, media_type="video/mp4", filename=name, background=BackgroundTask(shutil.rmtree, folder, True))
+    return FileResponse(
+        folder / name, media_type="video/mp4", filename=name, background=BackgroundTask(shutil.rmtree, folder, True)
+    )
 
 
 @router.get("/jobs/{job_id}/detections")
 def download_detections(job_id: str, service: ServiceDep) -> Response:
     """Every detection of a job that has SUCCEEDED, as ``detections.json`` (job-API shapes)."""
     job = _finished(service, job_id)
-    return Response(service.objects.get_bytes(job.output_bucket, job.detections_key or ""), media_type="application/json")
+    return Response(
+        service.objects.get_bytes(job.output_bucket, job.detections_key or ""), media_type="application/json"
+    )

@@ -44,13 +44,21 @@ class Service:
         engine = None
         if settings.engine == "ray":
             engine = make_engine(
-                "ray", settings.jobs, address=settings.ray_address,
-                scratch=Scratch(spec_of(objects), settings.scratch_bucket), attempts=settings.max_attempts,
+                "ray",
+                settings.jobs,
+                address=settings.ray_address,
+                scratch=Scratch(spec_of(objects), settings.scratch_bucket),
+                attempts=settings.max_attempts,
             )
         options = settings.anonymize_options()
         pool = WorkerPool(
-            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds,
-            options=options, write_frames=settings.write_frames, engine=engine,
+            jobs,
+            objects,
+            workers=settings.workers,
+            lease_seconds=settings.lease_seconds,
+            options=options,
+            write_frames=settings.write_frames,
+            engine=engine,
         )
         return cls(
             settings=settings,

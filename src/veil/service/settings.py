@@ -61,25 +61,37 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
 
     model_config = SettingsConfigDict(env_prefix="VEIL_", extra="ignore", validate_default=True, populate_by_name=True)
 
-    data_dir: Path = Field(Path("veil-data"), description="local buckets (one folder each), job database, generated secrets")
+    data_dir: Path = Field(
+        Path("veil-data"), description="local buckets (one folder each), job database, generated secrets"
+    )
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8080, ge=0, le=65535, description="port to listen on")
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias=_aliases("workers", "MAX_WORKERS"),
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        validation_alias=_aliases("workers", "MAX_WORKERS"),
         description="videos processed at the same time; unset: one per core",
     )
     source_bucket: str = Field("source", min_length=1, description="bucket watched for new videos")
     output_bucket: str = Field(
-        "output", min_length=1, validation_alias=_aliases("output_bucket", "OUTPUT_BUCKET"),
+        "output",
+        min_length=1,
+        validation_alias=_aliases("output_bucket", "OUTPUT_BUCKET"),
         description="bucket the anonymized videos and detections are written to",
     )
     s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL; unset: local folders in data_dir")
     s3_region: str | None = Field(None, description="region of the S3 endpoint")
-    api_token: str | None = Field(None, min_length=16, repr=False, description="bearer token of the REST API and /events/s3")
+    api_token: str | None = Field(
+        None, min_length=16, repr=False, description="bearer token of the REST API and /events/s3"
+    )
     access_key_id: str | None = Field(None, min_length=4, description="access key id Signature V4 requests must use")
-    secret_access_key: str | None = Field(None, min_length=16, repr=False, description="secret key Signature V4 requests must be signed with")
+    secret_access_key: str | None = Field(
+        None, min_length=16, repr=False, description="secret key Signature V4 requests must be signed with"
+    )
     database_url: str | None = Field(None, description="job store URL; default sqlite:///DATA_DIR/veil.db")
-    suffixes: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)")
+    suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)"
+    )
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
@@ -87,17 +99,29 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
     engine: Literal["local", "ray"] = Field(
         "local", description="where each job's segments run: local (the service's machine) or ray (a Ray cluster)"
     )
-    ray_address: str | None = Field(None, description="ray engine: auto, ray://HOST:PORT or HOST:PORT; unset: a local Ray instance")
+    ray_address: str | None = Field(
+        None, description="ray engine: auto, ray://HOST:PORT or HOST:PORT; unset: a local Ray instance"
+    )
     scratch_bucket: str = Field(
-        "veil-scratch", min_length=1, description="ray engine: bucket segment files are staged in (every node must reach the store)"
+        "veil-scratch",
+        min_length=1,
+        description="ray engine: bucket segment files are staged in (every node must reach the store)",
     )
     face_min_confidence: float | None = Field(
-        None, gt=0, lt=100, validation_alias="FACE_MIN_CONFIDENCE", exclude=True,
+        None,
+        gt=0,
+        lt=100,
+        validation_alias="FACE_MIN_CONFIDENCE",
+        exclude=True,
         description="legacy alias of face_threshold, in percent",
     )
     license_plate_min_confidence: float | None = Field(
-        None, gt=0, lt=100, validation_alias="LICENSE_PLATE_MIN_CONFIDENCE",
-        exclude=True, description="legacy alias of plate_threshold, in percent",
+        None,
+        gt=0,
+        lt=100,
+        validation_alias="LICENSE_PLATE_MIN_CONFIDENCE",
+        exclude=True,
+        description="legacy alias of plate_threshold, in percent",
     )
 
     @field_validator("suffixes", mode="before")
@@ -120,7 +144,9 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
         if self.source_bucket == self.output_bucket:
             raise ValueError("VEIL_SOURCE_BUCKET and VEIL_OUTPUT_BUCKET must differ (outputs would start new jobs)")
         if self.scratch_bucket in (self.source_bucket, self.output_bucket):
-            raise ValueError("VEIL_SCRATCH_BUCKET must differ from the source and output buckets (parts would start jobs or be published)")
+            raise ValueError(
+                "VEIL_SCRATCH_BUCKET must differ from the source and output buckets (parts would start jobs or be published)"
+            )
         given = self.model_fields_set  # veil's own names win over the legacy ones
         if "face_threshold" not in given and self.face_min_confidence is not None:
             self.face_threshold = self.face_min_confidence / 100

@@ -60,11 +60,18 @@ def parse_authorization(header: str | None) -> Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     fields = dict(_FIELD.findall(rest))
     scope = fields.get("Credential", "").split("/")
-    if algorithm != ALGORITHM or len(scope) != 5 or scope[4] != "aws4_request" or not {"SignedHeaders", "Signature"} <= fields.keys():
+    if (
+        algorithm != ALGORITHM
+        or len(scope) != 5
+        or scope[4] != "aws4_request"
+        or not {"SignedHeaders", "Signature"} <= fields.keys()
+    ):
         raise IncompleteSignatureException(
             f"Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' with algorithm {ALGORITHM}."
         )
-    return Authorization(scope[0], scope[1], scope[2], scope[3], tuple(fields["SignedHeaders"].split(";")), fields["Signature"])
+    return Authorization(
+        scope[0], scope[1], scope[2], scope[3], tuple(fields["SignedHeaders"].split(";")), fields["Signature"]
+    )
 
 
 def _timestamp(request: SignedRequest, auth: Authorization, now: datetime) -> str:
@@ -78,13 +85,17 @@ def _timestamp(request: SignedRequest, auth: Authorization, now: datetime) -> st
             f"Signature expired: {stamp} is now earlier or later than {now.strftime(TIMESTAMP_FORMAT)} by more than 15 minutes."
         )
     if stamp[:8] != auth.date:
-        raise InvalidSignatureException("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.")
+        raise InvalidSignatureException(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP."
+        )
     return stamp
 
 
 def expected_signature(request: SignedRequest, auth: Authorization, secret_access_key: str, timestamp: str) -> str:
     """The signature botocore computes for ``request`` with the client's scope and signed headers."""
-    url = f"http://{request.headers.get('host', 'localhost')}{request.path}" + (f"?{request.query}" if request.query else "")
+    url = f"http://{request.headers.get('host', 'localhost')}{request.path}" + (
+        f"?{request.query}" if request.query else ""
+    )
     signed = {name: request.headers.get(name, "") for name in auth.signed_headers}
     aws_request = AWSRequest(method=request.method, url=url, headers=signed, data=request.body)
     aws_request.context["timestamp"] = timestamp

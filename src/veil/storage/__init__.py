@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from veil.storage.s3 import S3Store
 
 __all__ = [
-    "LocalStore", "LocalStoreSpec", "ObjectInfo", "ObjectStore", "S3Store", "S3StoreSpec", "StoreSpec", "open_store", "spec_of",
+    "LocalStore",
+    "LocalStoreSpec",
+    "ObjectInfo",
+    "ObjectStore",
+    "S3Store",
+    "S3StoreSpec",
+    "StoreSpec",
+    "open_store",
+    "spec_of",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {"S3Store": "veil.storage.s3"})  # boto3 loads with the first S3 store

@@ -11,7 +11,6 @@ from typing import BinaryIO
 from veil.errors import StorageError, VeilError, reason
 from veil.files import atomic_path
 
-
 CHUNK = 1 << 20
 
 

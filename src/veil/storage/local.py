@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from veil.errors import InvalidKey, ObjectNotFound, ObjectTooLarge, StorageError
-from veil.storage.base import ObjectInfo
 from veil.files import PARTIAL_PREFIX
+from veil.storage.base import ObjectInfo
 from veil.storage.files import copy_hashing, md5_of, os_errors, staged_file
 
 
@@ -62,7 +62,9 @@ class LocalStore:
         check_bucket(bucket)
         folder = self.root / bucket
         if not folder.is_dir():
-            raise StorageError("bucket {bucket!r} does not exist", bucket=bucket, path=folder)  # the folder: for logs, not users
+            raise StorageError(
+                "bucket {bucket!r} does not exist", bucket=bucket, path=folder
+            )  # the folder: for logs, not users
         return folder
 
     def _path(self, bucket: str, key: str) -> Path:
@@ -192,11 +194,11 @@ class LocalStore:
         with (
             os_errors("cannot upload {path} to {bucket}/{key}", path=path, bucket=bucket, key=key),
             open(path, "rb") as source,
+            staged_file(destination, bucket=bucket, key=key) as out,
         ):
-            with staged_file(destination, bucket=bucket, key=key) as out:
-                etag = copy_hashing(source, out)
-                out.flush()
-                stat = os.fstat(out.fileno())  # a rename keeps size, mtime and inode
+            etag = copy_hashing(source, out)
+            out.flush()
+            stat = os.fstat(out.fileno())  # a rename keeps size, mtime and inode
         self._remember(destination, stat, etag)
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:

@@ -66,10 +66,14 @@ class S3Store:
         self.endpoint_url = endpoint_url
         self.client = session.client("s3", endpoint_url=endpoint_url, config=config)
         self.page_size = page_size
-        self._transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=max(8 * MIB, multipart_threshold // 4))
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold, multipart_chunksize=max(8 * MIB, multipart_threshold // 4)
+        )
 
     @contextlib.contextmanager
-    def _errors(self, action: str, bucket: str, key: str | None = None, *, missing_is_not_found: bool = False) -> Iterator[None]:
+    def _errors(
+        self, action: str, bucket: str, key: str | None = None, *, missing_is_not_found: bool = False
+    ) -> Iterator[None]:
         """Turn boto errors into StorageError (ObjectNotFound where asked) with the endpoint named."""
         where = "s3://{bucket}/{key}" if key is not None else "s3://{bucket}"
         try:
@@ -114,7 +118,10 @@ class S3Store:
             try:
                 self.client.create_bucket(Bucket=bucket, **location)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                if error.response.get("Error", {}).get("Code") not in (
+                    "BucketAlreadyOwnedByYou",
+                    "BucketAlreadyExists",
+                ):
                     raise
 
     def list_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -126,7 +133,9 @@ class S3Store:
                 for item in page.get("Contents", []):
                     if item["Key"].endswith("/"):
                         continue
-                    yield ObjectInfo(bucket, item["Key"], item["Size"], _etag(item["ETag"]), item["LastModified"].astimezone(UTC))
+                    yield ObjectInfo(
+                        bucket, item["Key"], item["Size"], _etag(item["ETag"]), item["LastModified"].astimezone(UTC)
+                    )
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
         with self._errors("read", bucket, key, missing_is_not_found=True):

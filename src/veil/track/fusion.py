@@ -218,7 +218,7 @@ class TemporalFusion:
         if tracks and len(detections):
             fit = self._fit(frame, detections, tracks)
             rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
-            for index, column in zip(rows, columns):
+            for index, column in zip(rows, columns, strict=False):
                 if np.isfinite(fit[index, column]):
                     box = detections.boxes[index]
                     tracks[column].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
@@ -266,7 +266,9 @@ class TemporalFusion:
             seen.append(was_seen)
         if not boxes:
             return Detections.empty()
-        return Detections(np.stack(boxes), np.array(scores), np.array(classes, dtype=object), np.array(ids), np.array(seen))
+        return Detections(
+            np.stack(boxes), np.array(scores), np.array(classes, dtype=object), np.array(ids), np.array(seen)
+        )
 
     def _forget_finished(self) -> None:
         """Drop tracks that can no longer cover a frame still to be emitted."""
@@ -274,5 +276,6 @@ class TemporalFusion:
         self._tracks = [
             t
             for t in self._tracks
-            if t.last.frame + reach >= self._next_to_emit or self._last_pushed - t.last.frame <= self.settings.max_gap + 1
+            if t.last.frame + reach >= self._next_to_emit
+            or self._last_pushed - t.last.frame <= self.settings.max_gap + 1
         ]
