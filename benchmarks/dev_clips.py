@@ -77,8 +77,10 @@ def main() -> None:
             row = run_clip(clip, Path(folder))
             rows.append(row)
             print(
-                f"{row['clip']:<36} frames {row['frames_in']}->{row['frames_out']}  max ts error {row['max_timestamp_error_ms']} ms  "
-                f"{row['fps']:6.2f} fps  size x{row['size_ratio']}  face frames {row['frames_with_face']}  plate frames {row['frames_with_plate']}",
+                f"{row['clip']:<36} frames {row['frames_in']}->{row['frames_out']}  "
+                f"max ts error {row['max_timestamp_error_ms']} ms  "
+                f"{row['fps']:6.2f} fps  size x{row['size_ratio']}  "
+                f"face frames {row['frames_with_face']}  plate frames {row['frames_with_plate']}",
                 flush=True,
             )
     out = ROOT / "benchmarks" / "results" / "dev_clips.json"

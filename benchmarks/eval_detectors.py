@@ -91,7 +91,8 @@ def eval_faces(data: Path, threads: int, scales: list[float]) -> None:
                     s["fp_area"].append(mask.mean())
         ms = 1000 * seconds / len(gt)
         print(
-            f"\n## Faces, CenterFace at {scale:g}x input ({len(gt)} images, {int(total.sum())} faces, {ms:.0f} ms/image, threads={threads})"
+            f"\n## Faces, CenterFace at {scale:g}x input "
+            f"({len(gt)} images, {int(total.sum())} faces, {ms:.0f} ms/image, threads={threads})"
         )
         heads = " | ".join(f"h {lo:g}-{hi:g}" if hi < 1e8 else f"h >={lo:g}" for lo, hi in HEIGHT_BUCKETS)
         print(
@@ -102,7 +103,8 @@ def eval_faces(data: Path, threads: int, scales: list[float]) -> None:
             per = " | ".join(f"{h / max(n, 1):.3f} ({int(n)})" for h, n in zip(s["hit"], total, strict=False))
             prec = s["tp"] / max(s["tp"] + s["fp"], 1)
             print(
-                f"| {t} | {s['hit'].sum() / total.sum():.3f} | {per} | {prec:.3f} | {s['fp'] / n_exh:.2f} | {s['fp_imgs']} | {max(s['fp_area']):.1%} |"
+                f"| {t} | {s['hit'].sum() / total.sum():.3f} | {per} | {prec:.3f} | {s['fp'] / n_exh:.2f} "
+                f"| {s['fp_imgs']} | {max(s['fp_area']):.1%} |"
             )
 
 
@@ -139,7 +141,8 @@ def eval_plates(data: Path, threads: int) -> None:
     for t, s in stats.items():
         per = " | ".join(f"{h / m:.3f} ({m})" for h, m in (s["by"][k] for k in subsets))
         print(
-            f"| {t} | {s['hit'] / n:.3f} | {per} | {s['n_det'] / len(gt):.2f} | {np.mean(s['area']):.2%} | {max(s['area']):.1%} |"
+            f"| {t} | {s['hit'] / n:.3f} | {per} | {s['n_det'] / len(gt):.2f} "
+            f"| {np.mean(s['area']):.2%} | {max(s['area']):.1%} |"
         )
 
 
@@ -172,7 +175,8 @@ def eval_videos(data: Path, threads: int, step: int = 15) -> None:
                     counts.append(int((d.scores >= t).sum()))
                     areas.append(mask.mean())
                 print(
-                    f"| {clip.stem} | {detector.class_name} | {t} | {sum(c > 0 for c in counts)}/{len(frames)} | {np.mean(counts):.2f} | {np.mean(areas):.2%} | {max(areas):.1%} |"
+                    f"| {clip.stem} | {detector.class_name} | {t} | {sum(c > 0 for c in counts)}/{len(frames)} "
+                    f"| {np.mean(counts):.2f} | {np.mean(areas):.2%} | {max(areas):.1%} |"
                 )
 
 

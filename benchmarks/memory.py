@@ -52,7 +52,8 @@ def peak_rss_mb(source: Path, output: Path) -> tuple[float, float]:
             "-c",
             (
                 "import resource, sys, veil; "
-                "from veil.pipeline.heap import pin_malloc_thresholds; pin_malloc_thresholds(); "  # as the veil command does
+                # as the veil command does
+                "from veil.pipeline.heap import pin_malloc_thresholds; pin_malloc_thresholds(); "
                 f"veil.anonymize({str(source)!r}, {str(output)!r}); "
                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
             ),

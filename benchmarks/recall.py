@@ -131,7 +131,8 @@ def run_images(args: argparse.Namespace) -> dict:
                     fp[cls] += int(free.sum())
         seconds = time.perf_counter() - start
         print(
-            f"\n## {name}: {len(items)} images ({exhaustive} exhaustive), veil default detectors, IoU {args.iou}, {seconds:.0f} s"
+            f"\n## {name}: {len(items)} images ({exhaustive} exhaustive), veil default detectors, "
+            f"IoU {args.iou}, {seconds:.0f} s"
         )
         print(f"| class | recall | {' | '.join(bucket_names())} | precision (exhaustive imgs) |")
         print("|" + "---|" * (3 + NB))
@@ -229,7 +230,8 @@ def run_video(args: argparse.Namespace) -> dict:
             for tool in tools:
                 walls[tool] = run_tool(tool, src, folder_path / f"{tool}.mp4", args.veil_args)
                 print(
-                    f"[{name}] {tool}: {len(plan)} frames {width}x{height} in {walls[tool]:.0f} s ({len(plan) / walls[tool]:.1f} fps)",
+                    f"[{name}] {tool}: {len(plan)} frames {width}x{height} in {walls[tool]:.0f} s "
+                    f"({len(plan) / walls[tool]:.1f} fps)",
                     flush=True,
                 )
             per = judge(items, plan, ref, [folder_path / f"{t}.mp4" for t in tools], len(tools), args)
@@ -313,7 +315,8 @@ def summarize(name, items, tools, per, walls, frames, args) -> dict:  # type: ig
     n_all = len(judged)
     print(
         f"\n## {name}, black box: {len(items)} images -> {frames} frames at {args.size}, hold {args.hold}; "
-        f"{int(judged.sum())}/{n_all} boxes judged ({n_all - int(judged.sum())} left out: flat reference detail or out of picture); "
+        f"{int(judged.sum())}/{n_all} boxes judged "
+        f"({n_all - int(judged.sum())} left out: flat reference detail or out of picture); "
         f"covered = retained detail < {args.retained} in every frame"
     )
     out = {"images": len(items), "frames": frames, "boxes": n_all, "judged": int(judged.sum()), "tools": {}}
@@ -333,7 +336,8 @@ def summarize(name, items, tools, per, walls, frames, args) -> dict:  # type: ig
             entry["recall"] = float(cov.sum() / max(judged.sum(), 1))
             entry[f"by_{label.split()[0]}_height"] = {"hit": hit.tolist(), "total": total.tolist()}
     print(
-        "\n| tool | fps | retained detail p10 / p50 / p90 (all judged box-frames) | changed away from boxes: mean / p95 / max of frames |"
+        "\n| tool | fps | retained detail p10 / p50 / p90 (all judged box-frames) "
+        "| changed away from boxes: mean / p95 / max of frames |"
     )
     print("|---|---|---|---|")
     for t, tool in enumerate(tools):
@@ -415,7 +419,10 @@ def main() -> None:
     video.add_argument(
         "--size",
         default="1024x576",
-        help="frame size of the built video (default 1024x576: multiples of 16, which deface's writer needs to avoid rescaling)",
+        help=(
+            "frame size of the built video "
+            "(default 1024x576: multiples of 16, which deface's writer needs to avoid rescaling)"
+        ),
     )
     video.add_argument("--hold", type=int, default=5, help="frames per image")
     video.add_argument(

@@ -125,7 +125,8 @@ def main() -> None:
                 row = {"engine": engine, "jobs": count, **run(clip, engine, count, args.classes, folder)}
                 rows.append(row)
                 print(
-                    f"  {engine:<5} jobs {count}: {row['segments']} segments, {row['fps']:6.2f} fps, {row['wall_s']:7.1f} s",
+                    f"  {engine:<5} jobs {count}: {row['segments']} segments, "
+                    f"{row['fps']:6.2f} fps, {row['wall_s']:7.1f} s",
                     flush=True,
                 )
     for row in rows:
@@ -136,7 +137,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['engine']} | {row['jobs']} | {row['segments']} | {row['wall_s']:.1f} | {row['fps']:.2f} | {row['speedup']:.2f}x "
+            f"| {row['engine']} | {row['jobs']} | {row['segments']} | {row['wall_s']:.1f} "
+            f"| {row['fps']:.2f} | {row['speedup']:.2f}x "
             f"| {row['stitch_s']:.2f} | {row['engine_start_s']:.1f} | {row['frames_out']}/{row['frames']} |"
         )
     document = {

@@ -124,7 +124,8 @@ def make_clip(path: Path, limit: int | None, hold: int) -> None:
     plan = scene_plan(items, size, hold)
     write_scene(path, items, plan, size, rate=25, crf=20)
     print(
-        f"wrote {path}: {len(plan)} frames of 1920x1080 at 25 fps, {len(items)} face images x {hold} frames, {path.stat().st_size / 1e6:.1f} MB"
+        f"wrote {path}: {len(plan)} frames of 1920x1080 at 25 fps, "
+        f"{len(items)} face images x {hold} frames, {path.stat().st_size / 1e6:.1f} MB"
     )
 
 
@@ -155,7 +156,8 @@ def main() -> None:
         geometry = f"{stream.codec_context.width}x{stream.codec_context.height} {stream.codec_context.name}"
     size_in = clip.stat().st_size
     print(
-        f"clip {clip.name}: {frames} frames, {geometry}, {size_in / 1e6:.1f} MB; machine: {os.cpu_count()} cores, {cpu_model()}",
+        f"clip {clip.name}: {frames} frames, {geometry}, {size_in / 1e6:.1f} MB; "
+        f"machine: {os.cpu_count()} cores, {cpu_model()}",
         flush=True,
     )
     if "veil" not in args.skip:  # a once-per-machine step, not part of any run's time
@@ -187,7 +189,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, row in rows.items():
         print(
-            f"| {name} | {row['fps']:.2f} | {row['wall_s']:.1f} | {row['peak_rss_mb']:.0f} | {row['size_ratio']:.3f} | {row['frames_out']}/{frames} |"
+            f"| {name} | {row['fps']:.2f} | {row['wall_s']:.1f} | {row['peak_rss_mb']:.0f} "
+            f"| {row['size_ratio']:.3f} | {row['frames_out']}/{frames} |"
         )
     print()
     print("| ratio (fps) | value |")
@@ -198,7 +201,8 @@ def main() -> None:
         timings = rows["veil"].get("timings", {})
         print()
         print(
-            f"veil per-stage seconds (stages run in overlapping threads; wall {rows['veil']['wall_s']:.1f} s incl. start-up, "
+            "veil per-stage seconds (stages run in overlapping threads; "
+            f"wall {rows['veil']['wall_s']:.1f} s incl. start-up, "
             f"{rows['veil'].get('wall_inside_s', 0):.1f} s inside anonymize):"
         )
         print("| stage | seconds | ms/frame |")

@@ -61,9 +61,9 @@ def render_plate(
     glyphs = np.full((text_height + 20, text_width + 20, 3), color, np.uint8)
     cv2.putText(glyphs, text, (10, text_height + 10), font, scale, (10, 10, 10), thickness, cv2.LINE_AA)
     # Plate characters are taller than wide: squeeze the line into the plate.
-    glyphs = cv2.resize(glyphs, (int(width * 0.86), int(height * 0.8)), interpolation=cv2.INTER_AREA)
-    top, left = (height - glyphs.shape[0]) // 2, (width - glyphs.shape[1]) // 2
-    plate[top : top + glyphs.shape[0], left : left + glyphs.shape[1]] = glyphs
+    squeezed = cv2.resize(glyphs, (int(width * 0.86), int(height * 0.8)), interpolation=cv2.INTER_AREA)
+    top, left = (height - squeezed.shape[0]) // 2, (width - squeezed.shape[1]) // 2
+    plate[top : top + squeezed.shape[0], left : left + squeezed.shape[1]] = squeezed
     return plate
 
 
@@ -100,7 +100,10 @@ def sample_frame(index: int, size: tuple[int, int] = (640, 360), frames: int = 1
 def render_sample_clip(
     path: str | Path, seconds: float = 4.0, size: tuple[int, int] = (640, 360), gop: int | None = None
 ) -> Path:
-    """Write the sample scene as H.264 + AAC MP4 at 25 fps, with a keyframe every ``gop`` frames (default: x264's choice)."""
+    """Write the sample scene as H.264 + AAC MP4 at 25 fps.
+
+    A keyframe comes every ``gop`` frames (default: x264's choice).
+    """
     path = Path(path)
     rate = 25
     frames = max(1, round(seconds * rate))

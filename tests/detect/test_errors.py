@@ -21,7 +21,7 @@ DETECTORS = [CenterFaceDetector, YoloPlateDetector]
 @pytest.mark.parametrize("cls", DETECTORS)
 def test_missing_model_file(cls, tmp_path):
     missing = tmp_path / "nope.onnx"
-    with pytest.raises(ModelError, match="model file not found: .*nope.onnx") as info:
+    with pytest.raises(ModelError, match=r"model file not found: .*nope\.onnx") as info:
         cls(model_path=missing)
     assert "\n" not in str(info.value)
 
@@ -30,7 +30,7 @@ def test_missing_model_file(cls, tmp_path):
 def test_malformed_model_file(cls, tmp_path):
     bad = tmp_path / "garbage.onnx"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    with pytest.raises(ModelError, match="cannot load model .*garbage.onnx") as info:
+    with pytest.raises(ModelError, match=r"cannot load model .*garbage\.onnx") as info:
         cls(model_path=bad)
     assert "\n" not in str(info.value)
 
@@ -39,18 +39,18 @@ def test_load_session_errors(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         load_session(tmp_path / "x.onnx", None)
     (tmp_path / "empty.onnx").write_bytes(b"")
-    with pytest.raises(ModelError, match="empty.onnx"):
+    with pytest.raises(ModelError, match=r"empty\.onnx"):
         load_session(tmp_path / "empty.onnx", None)
     assert load_session(default_model_path(PLATE), 1).get_inputs()[0].name == "images"
 
 
 def test_plate_model_as_face_model():
-    with pytest.raises(ModelError, match="platedet.onnx: not a CenterFace-style model .*4 outputs"):
+    with pytest.raises(ModelError, match=r"platedet\.onnx: not a CenterFace-style model .*4 outputs"):
         CenterFaceDetector(model_path=default_model_path(PLATE))
 
 
 def test_face_model_as_plate_model():
-    with pytest.raises(ModelError, match="centerface.onnx: not a YOLOv8-style model"):
+    with pytest.raises(ModelError, match=r"centerface\.onnx: not a YOLOv8-style model"):
         YoloPlateDetector(model_path=default_model_path(FACE))
 
 
@@ -83,7 +83,7 @@ def detectors():
 def test_failing_session_raises_model_error(detectors, name, monkeypatch):
     detector = detectors[name]
     monkeypatch.setattr(detector, "_session", _Broken())
-    with pytest.raises(ModelError, match="failed on a frame: .*out of memory$"):
+    with pytest.raises(ModelError, match=r"failed on a frame: .*out of memory$"):
         detector.detect(np.zeros((64, 64, 3), np.uint8))
 
 

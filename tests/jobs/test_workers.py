@@ -153,7 +153,10 @@ def test_a_bad_upload_fails_at_once_and_writes_nothing(
 def test_a_job_whose_worker_died_is_finished_once_by_another(
     local: LocalStore, jobs: JobStore, pools: list[WorkerPool], tmp_path: Path
 ) -> None:
-    """The first worker claims the job and goes silent (as after kill -9); when its lease runs out, another finishes it."""
+    """The first worker claims the job and goes silent (as after kill -9).
+
+    When its lease runs out, another finishes it.
+    """
     buckets = ("source", "output")
     for bucket in buckets:
         local.ensure_bucket(bucket)

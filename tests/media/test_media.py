@@ -25,7 +25,10 @@ from veil.media import EncoderSettings, VideoInfo, VideoReader, VideoWriter, pro
 NTSC = Fraction(30000, 1001)
 
 
-def rewrite(source: Path, target: Path, settings: EncoderSettings = EncoderSettings()) -> VideoInfo:
+DEFAULT_SETTINGS = EncoderSettings()
+
+
+def rewrite(source: Path, target: Path, settings: EncoderSettings = DEFAULT_SETTINGS) -> VideoInfo:
     """Decode every frame of ``source`` and encode it unchanged, pts and all."""
     info = probe(source)
     with VideoReader(source, info) as reader, VideoWriter(target, info, settings) as writer:
@@ -273,9 +276,14 @@ def test_output_appears_only_when_complete(tmp_path):
     clip = make_clip(tmp_path / "in.mp4")
     info = probe(clip)
     out = tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError), VideoWriter(out, info) as writer:
-        writer.write(np.zeros((96, 160, 3), np.uint8), 0)
-        raise RuntimeError("pipeline failed")
+
+    def fail_midway() -> None:
+        with VideoWriter(out, info) as writer:
+            writer.write(np.zeros((96, 160, 3), np.uint8), 0)
+            raise RuntimeError("pipeline failed")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
     assert list(tmp_path.iterdir()) == [clip]
 
 
@@ -399,7 +407,7 @@ def test_decode_error_mid_stream_raises_instead_of_skipping(tmp_path):
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data))
     info = probe(damaged)  # the first frames are fine
-    with pytest.raises(InputError, match="decoding failed|corrupt"), VideoReader(damaged, info) as reader:
+    with pytest.raises(InputError, match=r"decoding failed|corrupt"), VideoReader(damaged, info) as reader:
         for _ in reader:
             pass
 

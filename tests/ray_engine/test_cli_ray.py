@@ -1,4 +1,7 @@
-"""``veil anonymize --engine ray`` as a user runs it: joins a cluster, leaves only the outputs; bad addresses fail in one line."""
+"""``veil anonymize --engine ray`` as a user runs it.
+
+It joins a cluster and leaves only the outputs; bad addresses fail in one line.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Jobs on Ray: progress over segments, a killed worker (acceptance 4), a segment that keeps failing, ``veil serve --engine ray``."""
+"""Jobs on Ray.
+
+Progress over segments, a killed worker (acceptance 4), a segment that keeps failing, ``veil serve --engine ray``.
+"""
 
 from __future__ import annotations
 
@@ -159,7 +162,10 @@ def test_a_segment_that_always_fails_fails_the_job_once_and_publishes_nothing(
 
 
 def test_veil_serve_runs_each_jobs_segments_on_ray(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """``veil serve --engine ray`` joins a running cluster by address; a video dropped in the source bucket comes out whole."""
+    """``veil serve --engine ray`` joins a running cluster by address.
+
+    A video dropped in the source bucket comes out whole.
+    """
     import ray
 
     env = {

@@ -82,7 +82,7 @@ def test_pagination_tokens_round_trip_and_refuse_forgery() -> None:
     assert codec.decode(token, "job1") == 40
     assert len(token) < 255
     for bad in ("", "garbage", token + "x", TokenCodec("other").encode("job1", 40), codec.encode("job2", 40)):
-        assert error_code(lambda: codec.decode(bad, "job1")) == "InvalidPaginationTokenException"
+        assert error_code(lambda bad=bad: codec.decode(bad, "job1")) == "InvalidPaginationTokenException"
 
 
 def s3_event(key: str, bucket: str = "source", name: str = "ObjectCreated:Put") -> dict:
@@ -113,8 +113,13 @@ def test_minio_webhooks_are_understood() -> None:
 
 def test_test_events_and_garbage() -> None:
     assert parse_notification({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "source"}) == []
-    for bad in ([], {"Records": [{"eventName": "x"}]}, {"hello": 1}):
-        with pytest.raises(ValueError):
+    cases = [
+        ([], "a notification is a JSON object"),
+        ({"Records": [{"eventName": "x"}]}, "an event record needs eventName"),
+        ({"hello": 1}, "not an S3 or MinIO notification"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
             parse_notification(bad)
 
 

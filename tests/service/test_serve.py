@@ -231,7 +231,7 @@ def test_requests_without_the_right_signature_are_refused(server: VeilServer) ->
         "MissingAuthenticationTokenException": server.rekognition(signature_version=UNSIGNED),
     }
     for code, client in calls.items():
-        assert error_of(lambda: client.get_face_detection(JobId="x")) == (code, 400)
+        assert error_of(lambda client=client: client.get_face_detection(JobId="x")) == (code, 400)
     raw = httpx.post(server.url, content=b"{}", headers={"X-Amz-Target": "RekognitionService.GetFaceDetection"})
     assert raw.status_code == 400 and raw.json()["__type"] == "MissingAuthenticationTokenException"
     assert raw.headers["content-type"] == "application/x-amz-json-1.1"

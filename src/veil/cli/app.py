@@ -29,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # paragraphs of docstrings reflow instead of keeping their line breaks
 )
 
 
@@ -37,53 +38,63 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+Inputs = Annotated[list[str], typer.Argument(help="Video files, folders (their video files) or glob patterns.")]
+OutputFile = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Output file (one input only). Default: NAME.anonymized.EXT beside the input."),
+]
+OutputDir = Annotated[Path | None, typer.Option("--output-dir", help="Write each output as DIR/NAME.EXT.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", "-y", help="Replace outputs that already exist.")]
+DetectionsPath = Annotated[
+    Path | None, typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")
+]
+FramesDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/..."
+    ),
+]
+EngineName = Annotated[
+    Literal["local", "ray"],
+    typer.Option(
+        help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it)."
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        envvar="VEIL_RAY_ADDRESS",
+        help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.",
+        show_default="start a local Ray instance",
+    ),
+]
+ScratchLocation = Annotated[
+    str | None,
+    typer.Option(
+        envvar="VEIL_SCRATCH",
+        help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or "
+        "s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).",
+        show_default="a hidden folder beside the output: one machine only",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+
+
 @app.command()
 @with_field_options(anonymize_option_fields(), "Detection, tracking, covering and encoding")
 def anonymize(
-    inputs: Annotated[
-        list[str], typer.Argument(help="Video files, folders (their video files) or glob patterns.", show_default=False)
-    ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o", "--output", help="Output file (one input only). Default: NAME.anonymized.EXT beside the input."
-        ),
-    ] = None,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Write each output as DIR/NAME.EXT.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace outputs that already exist.")] = False,
-    detections: Annotated[
-        Path | None, typer.Option(help="Write every detection as JSON (job-API shape). With several inputs: a folder.")
-    ] = None,
-    frames_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png. With several inputs: DIR/NAME/..."
-        ),
-    ] = None,
-    engine: Annotated[
-        Literal["local", "ray"],
-        typer.Option(
-            help="Where segments run: local (processes on this machine) or ray (a Ray cluster; every video goes to it)."
-        ),
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            envvar="VEIL_RAY_ADDRESS",
-            help="With --engine ray: auto (the cluster this machine is in), ray://HOST:PORT (Ray client) or HOST:PORT.",
-            show_default="start a local Ray instance",
-        ),
-    ] = None,
-    scratch: Annotated[
-        str | None,
-        typer.Option(
-            envvar="VEIL_SCRATCH",
-            help="With --engine ray: where segment files are staged, a folder every node can reach or s3://BUCKET or s3://BUCKET/PREFIX (endpoint from VEIL_S3_ENDPOINT, credentials from the AWS environment).",
-            show_default="a hidden folder beside the output: one machine only",
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no summary; errors only.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")] = False,
+    inputs: Inputs,
+    output: OutputFile = None,
+    output_dir: OutputDir = None,
+    overwrite: Overwrite = False,
+    detections: DetectionsPath = None,
+    frames_dir: FramesDir = None,
+    engine: EngineName = "local",
+    ray_address: RayAddress = None,
+    scratch: ScratchLocation = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
     **settings: object,
 ) -> None:
     """Anonymize videos: detect faces and plates, cover them, keep everything else as it was.

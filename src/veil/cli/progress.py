@@ -13,6 +13,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -33,8 +34,8 @@ class BatchProgress:
 
     def __init__(self, show: bool, files: int) -> None:
         self._progress: Progress | None = None
-        self._overall = None
-        self._current = None
+        self._overall: TaskID | None = None
+        self._current: TaskID | None = None
         if show:
             self._progress = Progress(
                 TextColumn("{task.description}", style="bold"),

@@ -94,7 +94,8 @@ def serve(**flags: Any) -> None:
             file=sys.stderr,
         )
     print(
-        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers on the {settings.engine} engine; "
+        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
+        f"on the {settings.engine} engine; "
         f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",
         file=sys.stderr,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -16,6 +17,9 @@ from veil.detect.weights import check_file, default_model_path, load_session
 from veil.errors import ModelError, first_line
 from veil.records import FACE, Detections
 from veil.samples import calibration_photos
+
+if TYPE_CHECKING:
+    import onnx
 
 STRIDE = 4  # the output maps are 1/4 of the input
 ALIGN = 32  # the input's sides must be multiples of this
@@ -138,6 +142,28 @@ def _calibration() -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(resized.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
+def _check_centerface_style(path: Path, graph: onnx.GraphProto, inputs: int) -> None:
+    """Refuse a graph that is not CenterFace-shaped: one image input, four outputs of the known channels."""
+    if not graph.node or inputs != 1:
+        raise ModelError(
+            f"cannot load model {path}: not a CenterFace-style model "
+            f"(expected 1 image input, found {inputs} and {len(graph.node)} nodes)"
+        )
+    if len(graph.output) != 4:
+        raise ModelError(
+            f"cannot load model {path}: not a CenterFace-style model (expected 4 outputs: "
+            f"heatmap, scale, offset, landmarks; found {len(graph.output)})"
+        )
+    for output, channels in zip(graph.output, _CHANNELS, strict=False):
+        dims = output.type.tensor_type.shape.dim
+        declared = dims[1].dim_value if len(dims) == 4 else None
+        if len(dims) != 4 or (declared and declared != channels):
+            raise ModelError(
+                f"cannot load model {path}: not a CenterFace-style model (output "
+                f"{output.name!r} should be [batch, {channels}, h, w])"
+            )
+
+
 def _float_graph(path: Path) -> bytes:
     """The model at ``path`` as fp32 with free batch, height and width, at opset 13, serialized.
 
@@ -158,24 +184,7 @@ def _float_graph(path: Path) -> bytes:
     graph = model.graph
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
-    if not graph.node or len(inputs) != 1:
-        raise ModelError(
-            f"cannot load model {path}: not a CenterFace-style model "
-            f"(expected 1 image input, found {len(inputs)} and {len(graph.node)} nodes)"
-        )
-    if len(graph.output) != 4:
-        raise ModelError(
-            f"cannot load model {path}: not a CenterFace-style model (expected 4 outputs: "
-            f"heatmap, scale, offset, landmarks; found {len(graph.output)})"
-        )
-    for output, channels in zip(graph.output, _CHANNELS, strict=False):
-        dims = output.type.tensor_type.shape.dim
-        declared = dims[1].dim_value if len(dims) == 4 else None
-        if len(dims) != 4 or (declared and declared != channels):
-            raise ModelError(
-                f"cannot load model {path}: not a CenterFace-style model (output "
-                f"{output.name!r} should be [batch, {channels}, h, w])"
-            )
+    _check_centerface_style(path, graph, len(inputs))
     # The tool wants every graph input; old exports list initializers as inputs too.
     input_dims = {i.name: _dims(i) for i in graph.input}
     input_dims[inputs[0].name] = ["batch", 3, "height", "width"]

@@ -60,7 +60,8 @@ class DetectorSettings(BaseModel):
     threads: int | None = Field(
         default=None,
         ge=1,
-        description="threads per model; default: all the cores this process may use, shared among the segments run at once",
+        description="threads per model; default: all the cores this process may use, "
+        "shared among the segments run at once",
     )
 
     @field_validator("classes", mode="before")

@@ -40,8 +40,9 @@ class YoloPlateDetector:
     boxes are decoded here (distribution focal loss bins -> distances from the
     anchor centre). So a frame runs whole, once per size in ``sides`` (its long
     side shrunk to that size, never enlarged), padded right and below with grey
-    to a multiple of 32 rather than letterboxed into a square. Every class the model knows counts as a plate (the default model
-    has one class); segmentation masks are not used.
+    to a multiple of 32 rather than letterboxed into a square. Every class the
+    model knows counts as a plate (the default model has one class);
+    segmentation masks are not used.
 
     ``threshold=0.1``: see DEFAULT_PLATE_THRESHOLD.
     """

@@ -13,6 +13,7 @@ import posixpath
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,16 @@ def process_job(
 ) -> dict[str, Any]:
     """Anonymize ``job``'s source into its output bucket; return the keyword arguments of ``JobStore.succeed``.
 
-    ``options`` are :func:`veil.anonymize`'s (their outputs are set here);
-    ``write_frames`` also publishes every original and covered frame as PNG;
-    ``detectors`` replaces the default detectors, as in :func:`veil.anonymize`. Raises a VeilError when
-    the job cannot be done (InputError for a file that is not a usable video),
-    and LeaseLost when ``still_owner`` says the job is no longer ours; in both
-    cases the output bucket is not touched after the failure. The source and
-    the outputs are staged in a temporary folder inside ``work_dir`` (default:
-    the system's temporary folder), removed when the job ends. ``engine`` runs
-    the video's segments (default: as ``options`` say, in this process or a pool
-    of its own); its progress is the frames of the segments finished so far.
+    ``options``, ``detectors`` and ``engine`` are :func:`veil.anonymize`'s (the
+    outputs are set here); ``write_frames`` also publishes every frame as PNG.
+    Raises a VeilError when the job cannot be done, and LeaseLost when
+    ``still_owner`` says the job is no longer ours; either way the output bucket
+    is not touched after the failure. Files are staged in a temporary folder in
+    ``work_dir`` (default: the system's), removed when the job ends.
     """
-    options = options or AnonymizeOptions()
+    run = partial(
+        anonymize, options=options or AnonymizeOptions(), detectors=detectors, progress=progress, engine=engine
+    )
     keys = OutputKeys(job.output_prefix)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -77,16 +76,7 @@ def process_job(
             detections: f"{job.output_bucket}/{keys.detections}",
         }
         with _naming(work, copies):
-            report = anonymize(
-                source,
-                video,
-                options=options,
-                detectors=detectors,
-                progress=progress,
-                engine=engine,
-                detections_path=detections,
-                frames_dir=frames,
-            )
+            report = run(source, video, detections_path=detections, frames_dir=frames)
             metadata = VideoMetadata.from_info(probe(source))
         with _naming(work):
             _publish(objects, job.output_bucket, keys, video, detections, frames, still_owner)

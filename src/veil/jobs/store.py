@@ -141,7 +141,10 @@ class JobStore:
         job_tag: str | None = None,
         max_attempts: int = 3,
     ) -> tuple[Job, bool]:
-        """Queue a job; ``(job, created)``. An object (bucket, key, ETag) or a request token already seen returns its job."""
+        """Queue a job; ``(job, created)``.
+
+        An object (bucket, key, ETag) or a request token already seen returns its job.
+        """
         if max_attempts < 1:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         now = time.time()
@@ -182,7 +185,8 @@ class JobStore:
                 # The object's job was started without a token (an upload); it now answers to this one too,
                 # so the token cannot later start a job on another video.
                 self._execute(
-                    "UPDATE OR IGNORE jobs SET client_request_token = ? WHERE job_id = ? AND client_request_token IS NULL",
+                    "UPDATE OR IGNORE jobs SET client_request_token = ? "
+                    "WHERE job_id = ? AND client_request_token IS NULL",
                     (token, rows[0]["job_id"]),
                 )
         if not rows:  # the clashing row vanished: only possible if someone deleted it by hand
@@ -268,7 +272,8 @@ class JobStore:
         now = time.time()
         return bool(
             self._execute(
-                f"UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, fps = ?, updated_at = ? WHERE {_HELD}",
+                f"UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, "
+                f"fps = ?, updated_at = ? WHERE {_HELD}",
                 (now + lease_seconds, frames_done, frames_total, fps, now, job_id, worker_id),
             )
         )

@@ -36,20 +36,20 @@ class EncoderSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     codec: Literal["h264", "hevc"] = Field(
-        default="h264", description="Output video codec: h264 (libx264) or hevc (libx265)."
+        default="h264", description="output video codec: h264 (libx264) or hevc (libx265)"
     )
     crf: int | None = Field(
         default=None,
         ge=0,
         le=51,
-        description="Quality 0-51, lower is better and bigger; default 23 for h264, 28 for hevc.",
+        description="quality 0-51, lower is better and bigger; unset: 23 for h264, 28 for hevc",
     )
     preset: str = Field(
         default="veryfast",
-        description="Encoder speed preset (ultrafast ... veryslow): slower makes smaller files at the same quality.",
+        description="encoder speed preset (ultrafast ... veryslow): slower makes smaller files at the same quality",
     )
     keep_metadata: bool = Field(
-        default=False, description="Keep container metadata (GPS location, device make/model). Stripped by default."
+        default=False, description="keep container metadata (GPS location, device make/model); stripped by default"
     )
     max_rate_factor: float | None = Field(
         default=1.0,

@@ -18,9 +18,9 @@ R = TypeVar("R")
 class SerialEngine:
     """One task after another, in this process (the engine for ``jobs=1``)."""
 
-    jobs = 1
-    threads = None
-    remote = False
+    jobs: int = 1
+    threads: int | None = None
+    remote: bool = False
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:
         results = []
@@ -49,7 +49,7 @@ class LocalEngine:
     :meth:`close` (or ``with``) ends it.
     """
 
-    remote = False
+    remote: bool = False
 
     def __init__(self, jobs: int = 2) -> None:
         if jobs < 1:

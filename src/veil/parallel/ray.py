@@ -24,7 +24,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError, first_line
 from veil.parallel.engines import FileTask
@@ -32,7 +32,7 @@ from veil.parallel.staging import Scratch, Staging, run_staged
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T", bound=FileTask)
+T = TypeVar("T")
 R = TypeVar("R")
 
 RETRYABLE = (ModelError, StorageError, OutputError)
@@ -69,14 +69,17 @@ class RayEngine:
     ) -> None:
         if attempts < 1 or cpus_per_task < 1 or (jobs is not None and jobs < 1):
             raise ConfigError(
-                f"the ray engine needs attempts, cpus_per_task and jobs of at least 1 (got {attempts}, {cpus_per_task}, {jobs})"
+                f"the ray engine needs attempts, cpus_per_task and jobs of at least 1 "
+                f"(got {attempts}, {cpus_per_task}, {jobs})"
             )
-        import ray
-
-        self._ray = ray
+        try:
+            import ray
+        except ModuleNotFoundError:
+            raise ConfigError("the ray engine needs Ray: pip install 'veil[ray]'") from None
+        self._ray: Any = ray
         self._connected = connect(ray, address)
         try:
-            cpus = int(ray.cluster_resources().get("CPU", 0))
+            cpus = int(self._ray.cluster_resources().get("CPU", 0))
             self.jobs = jobs or max(1, cpus // cpus_per_task)
             self.threads: int | None = cpus_per_task
             self.attempts = attempts
@@ -86,16 +89,17 @@ class RayEngine:
         except BaseException:
             self.close()
             raise
-        self._run = ray.remote(run_staged).options(
+        self._run: Any = self._ray.remote(run_staged).options(
             num_cpus=cpus_per_task, max_retries=attempts - 1, retry_exceptions=list(RETRYABLE)
         )
 
     def map(self, function: Callable[[T], R], tasks: Sequence[T], done: Callable[[R], None] | None = None) -> list[R]:
         """Run every task on the cluster; results in task order, ``done`` called as each arrives."""
         staging = Staging(self._store, self.scratch)
+        files = cast("Sequence[FileTask]", tasks)  # a remote engine's tasks name the files it moves
         refs: list[Any] = []
         try:
-            refs = [self._run.remote(function, request) for request in staging.stage_in(tasks)]
+            refs = [self._run.remote(function, request) for request in staging.stage_in(files)]
             position = {ref: index for index, ref in enumerate(refs)}
             results: list[Any] = [None] * len(tasks)
             pending = list(refs)
@@ -104,7 +108,7 @@ class RayEngine:
                 for ref in ready:
                     index = position[ref]
                     result, parcel = self._get(ref, f"segment {index + 1} of {len(tasks)}")
-                    staging.stage_out(tasks[index], parcel)
+                    staging.stage_out(files[index], parcel)
                     results[index] = result
                     if done is not None:
                         done(result)
@@ -127,7 +131,8 @@ class RayEngine:
             raise cause from error
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.OutOfMemoryError) as error:
             raise SegmentFailed(
-                f"{what}: its worker process died on all {self.attempts} attempts (killed, out of memory, or its node lost): "
+                f"{what}: its worker process died on all {self.attempts} attempts "
+                f"(killed, out of memory, or its node lost): "
                 f"{first_line(error, None)}"
             ) from error
         except exceptions.RayError as error:

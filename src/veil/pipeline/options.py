@@ -29,26 +29,33 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class OutputSettings(BaseModel):
+    """What a run writes besides the video (each command names these paths its own way)."""
+
     model_config = _FROZEN
 
-    detections_path: Path | None = Field(None, description="Also write every detection as job-API JSON here.")
+    detections_path: Path | None = Field(None, description="also write every detection as job-API JSON here")
     frames_dir: Path | None = Field(
-        None, description="Also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png (covered)."
+        None, description="also write DIR/images/NNNNNN.png (original) and DIR/mosaic/NNNNNN.png (covered)"
     )
 
 
 class ParallelSettings(BaseModel):
+    """How one video is spread over workers (veil.parallel plans and runs it)."""
+
     model_config = _FROZEN
 
     jobs: int | None = Field(
         None,
         ge=1,
-        description="Segments processed at once; unset: 1 on the local engine, the cluster's CPUs on Ray. Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), anonymized in parallel and joined without re-encoding.",
+        description="segments processed at once; unset: 1 on the local engine, the cluster's CPUs on Ray. "
+        "Above 1, videos of 20 s or more are split at keyframes into JOBS segments (at least 10 s each), "
+        "anonymized in parallel and joined without re-encoding",
     )
     segment_seconds: float | None = Field(
         None,
         gt=0,
-        description="Split videos at keyframes into segments of about this many seconds (even with --jobs 1); the output is the one a single pass makes. Unset: a single pass.",
+        description="split videos at keyframes into segments of about this many seconds (even with --jobs 1); "
+        "the output is the one a single pass makes. Unset: a single pass",
     )
 
 

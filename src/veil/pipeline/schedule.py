@@ -84,7 +84,7 @@ class LookSchedule:
         """The decision for frame ``index`` (absolute, counted from 0 over the video)."""
         thumbnail = thumbnail_of(image)
         first = self._previous is None
-        cut = not first and _difference(thumbnail, self._previous) > self.settings.cut_threshold
+        cut = self._previous is not None and _difference(thumbnail, self._previous) > self.settings.cut_threshold
         drifted = (
             self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 _END = object()
@@ -67,7 +67,7 @@ class StageGroup:
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
 
-    def channel(self, maxsize: int = 8) -> Channel:
+    def channel(self, maxsize: int = 8) -> Channel[Any]:
         return Channel(self.abort, maxsize)
 
     def start(self, name: str, stage: Callable[[], None]) -> None:

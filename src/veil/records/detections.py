@@ -111,7 +111,10 @@ class Detections:
         )
 
     def inside(self, width: float, height: float) -> Detections:
-        """These detections with boxes clipped to a ``width`` x ``height`` picture; boxes with no area left are dropped."""
+        """These detections with boxes clipped to a ``width`` x ``height`` picture.
+
+        Boxes with no area left are dropped.
+        """
         boxes = self.boxes.astype(np.float32, copy=True)
         np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
         np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])

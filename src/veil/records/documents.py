@@ -137,8 +137,10 @@ class DetectionLog:
     """
 
     def __init__(self) -> None:
+        # Closed by close() / leaving the ``with`` block: the log itself is the context manager.
         self._spools: dict[str, IO[str]] = {
-            section: tempfile.TemporaryFile("w+", encoding="utf-8") for section in SECTIONS
+            section: tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            for section in SECTIONS
         }
 
     def add(self, frame_index: int, timestamp_ms: int, detections: Detections, frame_size: tuple[int, int]) -> None:

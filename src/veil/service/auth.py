@@ -14,7 +14,8 @@ _bearer = HTTPBearer(auto_error=False, description="The service's API token (VEI
 
 
 def get_service(request: Request) -> Service:
-    return request.app.state.service
+    service: Service = request.app.state.service
+    return service
 
 
 def require_token(

@@ -63,14 +63,14 @@ def _percent(params: Params, name: str) -> float | None:
     value = _field(params, name, (int, float))
     if value is not None and not 0 <= value <= 100:
         raise InvalidParameterException(f"{name} must be between 0 and 100")
-    return value
+    return None if value is None else float(value)
 
 
 def _pattern(params: Params, name: str, pattern: re.Pattern[str]) -> str | None:
     value = _field(params, name, str)
     if value is not None and not pattern.match(value):
         raise InvalidParameterException(f"Request has invalid parameter {name}")
-    return value
+    return None if value is None else str(value)
 
 
 def start_face_detection(service: Service, params: Params) -> Params:

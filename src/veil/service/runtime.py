@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 from veil.jobs import Job, JobStore, WorkerPool
@@ -40,12 +41,12 @@ class Service:
         objects = open_store(settings)
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
-        jobs = JobStore(settings.database_url)
+        jobs = JobStore(settings.job_store_url)
         engine = None
         if settings.engine == "ray":
             engine = make_engine(
                 "ray",
-                settings.jobs,
+                settings.anonymize_options().parallel.jobs,
                 address=settings.ray_address,
                 scratch=Scratch(spec_of(objects), settings.scratch_bucket),
                 attempts=settings.max_attempts,
@@ -109,12 +110,15 @@ class Service:
 
     def faces(self, job: Job) -> list[dict[str, Any]]:
         """The job's ``Faces[]`` in the job API's shape, sorted by ``Timestamp``."""
-        return _faces(self.objects, job.output_bucket, job.detections_key or "", job.job_id)
+        return self._read_faces(job.output_bucket, job.detections_key or "", job.job_id)
+
+    @cached_property
+    def _read_faces(self) -> Callable[[str, str, str], list[dict[str, Any]]]:
+        """Each job's faces read once, then served from memory while the client pages through them."""
+        return lru_cache(maxsize=8)(partial(_faces, self.objects))
 
 
-@lru_cache(maxsize=8)
 def _faces(objects: ObjectStore, bucket: str, key: str, job_id: str) -> list[dict[str, Any]]:
-    """Read once per job, then served from memory while the client pages through it."""
     document = json.loads(objects.get_bytes(bucket, key))
     records = ({"Timestamp": record["Timestamp"], "Face": record["Face"]} for record in document.get("Faces", []))
     return sorted(records, key=lambda record: record["Timestamp"])

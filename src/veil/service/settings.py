@@ -38,7 +38,7 @@ def _split(value: object) -> object:
 
 def _option_field(info: FieldInfo) -> tuple[Any, FieldInfo]:
     """An anonymize option as a service setting: same type, default and description (lists as ``a,b`` text)."""
-    annotation = info.annotation
+    annotation: Any = info.annotation
     if typing.get_origin(annotation) is tuple:
         annotation = Annotated[annotation, NoDecode]
     return annotation, copy.copy(info)
@@ -52,7 +52,7 @@ _AnonymizeSettings: type[BaseSettings] = create_model(  # type: ignore[call-over
 """Every option of veil.anonymize as a ``VEIL_*`` setting, derived from the options' own fields."""
 
 
-class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
+class ServiceSettings(_AnonymizeSettings):
     """Settings of ``veil serve``; each field ``name`` is also the variable ``VEIL_NAME``.
 
     Besides the service's own, every option of ``veil anonymize`` is a setting
@@ -145,15 +145,14 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
             raise ValueError("VEIL_SOURCE_BUCKET and VEIL_OUTPUT_BUCKET must differ (outputs would start new jobs)")
         if self.scratch_bucket in (self.source_bucket, self.output_bucket):
             raise ValueError(
-                "VEIL_SCRATCH_BUCKET must differ from the source and output buckets (parts would start jobs or be published)"
+                "VEIL_SCRATCH_BUCKET must differ from the source and output buckets "
+                "(parts would start jobs or be published)"
             )
         given = self.model_fields_set  # veil's own names win over the legacy ones
         if "face_threshold" not in given and self.face_min_confidence is not None:
             self.face_threshold = self.face_min_confidence / 100
         if "plate_threshold" not in given and self.license_plate_min_confidence is not None:
             self.plate_threshold = self.license_plate_min_confidence / 100
-        if self.database_url is None:
-            self.database_url = f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
         _, problems = AnonymizeOptions.validate_flat(**self._option_values())
         if problems:
             raise ValueError("; ".join(f"VEIL_{name.upper()}: {message}" for name, message in problems))
@@ -161,6 +160,11 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
 
     def _option_values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name, _ in anonymize_option_fields()}
+
+    @property
+    def job_store_url(self) -> str:
+        """``database_url``, or the SQLite file in ``data_dir`` when it is unset."""
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
 
     def matches(self, key: str) -> bool:
         """Whether an object key starts a job: it ends with one of the suffixes, any case."""
@@ -182,7 +186,8 @@ class ServiceSettings(_AnonymizeSettings):  # type: ignore[misc, valid-type]
 def load_settings(**overrides: object) -> ServiceSettings:
     """Settings from the environment, ``overrides`` (flags) winning; problems as one ConfigError."""
     try:
-        return ServiceSettings(**{name: value for name, value in overrides.items() if value is not None})
+        given: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
+        return ServiceSettings(**given)
     except ValidationError as error:
         raise ConfigError(f"invalid settings: {'; '.join(map(_problem, error.errors()))}") from None
 

@@ -82,7 +82,8 @@ def _timestamp(request: SignedRequest, auth: Authorization, now: datetime) -> st
         raise IncompleteSignatureException("Authorization requires a valid 'X-Amz-Date' header.") from None
     if abs(now - when) > MAX_SKEW:
         raise InvalidSignatureException(
-            f"Signature expired: {stamp} is now earlier or later than {now.strftime(TIMESTAMP_FORMAT)} by more than 15 minutes."
+            f"Signature expired: {stamp} is now earlier or later than {now.strftime(TIMESTAMP_FORMAT)} "
+            f"by more than 15 minutes."
         )
     if stamp[:8] != auth.date:
         raise InvalidSignatureException(

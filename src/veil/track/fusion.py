@@ -56,7 +56,8 @@ class FusionSettings(BaseModel):
     lead: int = Field(
         default=4,
         ge=0,
-        description="start covering this many frames before an object is first detected (plus the frames between looks)",
+        description="start covering this many frames before an object is first detected "
+        "(plus the frames between looks)",
     )
     trail: int = Field(
         default=6,
@@ -223,10 +224,10 @@ class TemporalFusion:
                     box = detections.boxes[index]
                     tracks[column].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
                     matched.add(int(index))
-        for index in range(len(detections)):
-            if index in matched:
+        for unmatched in range(len(detections)):
+            if unmatched in matched:
                 continue
-            sighting = _Sighting(frame, detections.boxes[index].copy(), float(detections.scores[index]))
+            sighting = _Sighting(frame, detections.boxes[unmatched].copy(), float(detections.scores[unmatched]))
             track = _Track(self._next_id, class_name, [sighting], shot_start=self._shot_start)
             self._next_id += 1
             self._tracks.append(track)
