@@ -36,6 +36,18 @@ def _split(value: object) -> object:
     return value
 
 
+def _legacy_percent(variable: str, setting: str) -> Any:
+    """A setting of the replaced cloud function: ``variable``, in percent, read into ``setting`` (0-1)."""
+    return Field(
+        None,
+        gt=0,
+        lt=100,
+        validation_alias=variable,
+        exclude=True,
+        description=f"legacy alias of {setting}, in percent",
+    )
+
+
 def _option_field(info: FieldInfo) -> tuple[Any, FieldInfo]:
     """An anonymize option as a service setting: same type, default and description (lists as ``a,b`` text)."""
     annotation: Any = info.annotation
@@ -107,22 +119,8 @@ class ServiceSettings(_AnonymizeSettings):
         min_length=1,
         description="ray engine: bucket segment files are staged in (every node must reach the store)",
     )
-    face_min_confidence: float | None = Field(
-        None,
-        gt=0,
-        lt=100,
-        validation_alias="FACE_MIN_CONFIDENCE",
-        exclude=True,
-        description="legacy alias of face_threshold, in percent",
-    )
-    license_plate_min_confidence: float | None = Field(
-        None,
-        gt=0,
-        lt=100,
-        validation_alias="LICENSE_PLATE_MIN_CONFIDENCE",
-        exclude=True,
-        description="legacy alias of plate_threshold, in percent",
-    )
+    face_min_confidence: float | None = _legacy_percent("FACE_MIN_CONFIDENCE", "face_threshold")
+    license_plate_min_confidence: float | None = _legacy_percent("LICENSE_PLATE_MIN_CONFIDENCE", "plate_threshold")
 
     @field_validator("suffixes", mode="before")
     @classmethod
