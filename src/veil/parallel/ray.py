@@ -26,7 +26,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from veil.errors import ConfigError, ModelError, OutputError, SegmentFailed, StorageError, VeilError, first_line
+from veil.errors import (
+    ConfigError,
+    ModelError,
+    OutputError,
+    SegmentFailed,
+    StorageError,
+    VeilError,
+    first_line,
+    reason,
+)
 from veil.parallel.engines import FileTask
 from veil.parallel.staging import Scratch, Staging, run_staged
 
@@ -107,7 +116,7 @@ class RayEngine:
                 ready, pending = self._ray.wait(pending, num_returns=1)
                 for ref in ready:
                     index = position[ref]
-                    result, parcel = self._get(ref, f"segment {index + 1} of {len(tasks)}")
+                    result, parcel = self._get(ref, index, len(tasks))
                     staging.stage_out(files[index], parcel)
                     results[index] = result
                     if done is not None:
@@ -119,22 +128,24 @@ class RayEngine:
         finally:
             staging.clean()
 
-    def _get(self, ref: Any, what: str) -> Any:
-        """The task's value; its failure as veil's error (the task's own error where it raised one)."""
+    def _get(self, ref: Any, index: int, total: int) -> Any:
+        """Segment ``index``'s value; its failure as veil's error (the task's own error where it raised one)."""
         exceptions = self._ray.exceptions
+        what = f"segment {index + 1} of {total}"
         try:
             return self._ray.get(ref)
         except exceptions.RayTaskError as error:
             cause = error.cause
             if isinstance(cause, RETRYABLE):
-                raise SegmentFailed(f"{what} failed on all {self.attempts} attempts; the last: {cause}") from cause
+                message = f"{what} failed on all {self.attempts} attempts; the last: {{reason}}"
+                raise SegmentFailed(message, segment=index, reason=str(cause)) from cause
             raise cause from error
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.OutOfMemoryError) as error:
-            raise SegmentFailed(
-                f"{what}: its worker process died on all {self.attempts} attempts "
-                f"(killed, out of memory, or its node lost): "
-                f"{first_line(error, None)}"
-            ) from error
+            message = (
+                f"{what}: its worker process died on all {self.attempts} attempts"
+                " (killed, out of memory, or its node lost): {reason}"
+            )
+            raise SegmentFailed(message, segment=index, reason=first_line(error, None)) from error
         except exceptions.RayError as error:
             raise VeilError(f"Ray could not run {what}: {first_line(error, None)}") from error
 
@@ -212,7 +223,6 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as error:
-        reason = error.strerror or str(error) or type(error).__name__
         raise ConfigError(
-            f"cannot reach Ray at {address}: {reason.lower()}; is the cluster up and its port open from here?"
+            f"cannot reach Ray at {address}: {reason(error)}; is the cluster up and its port open from here?"
         ) from None
