@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.optimize import linear_sum_assignment
 
 from veil.records import Detections
 
@@ -218,6 +217,10 @@ class TemporalFusion:
         matched: set[int] = set()
         if tracks and len(detections):
             fit = self._fit(frame, detections, tracks)
+            # Imported here: scipy.optimize takes about a second to import, which every
+            # `veil` command and the settings would otherwise pay before doing anything.
+            from scipy.optimize import linear_sum_assignment
+
             rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
             for index, column in zip(rows, columns, strict=False):
                 if np.isfinite(fit[index, column]):
