@@ -44,9 +44,14 @@ Columns:
 quick checks of the harness; recall then compares those frames. Prints markdown tables and writes
 JSON (default benchmarks/results/real.json).
 
-How long (an estimate from --limit runs on a loaded 2-core machine, scaled): a full run of the five
-clips (1,796 frames) takes about 15-25 minutes on a quiet 2-core machine, most of it deface at
-its default size; --skip-deface about 5 minutes. reference.py takes about 45-60 minutes there.
+Order: reference.py once (about 1 hour; again whenever its settings or veil's models change,
+then commit benchmarks/reference/), then real.py (any number of times).
+
+How long, an estimate (the --limit checks ran on a shared machine, where start-up dominates; the
+per-frame speeds are RESULTS.md's and issue 10's, scaled by pixels): a full run of the five clips
+(1,796 frames) about 10 minutes on a quiet 2-core machine: deface at its default size about 4,
+deface at 640x360 about 3, veil under 2, the floor, decoding for collateral and start-ups the
+rest; --skip-deface about 3 minutes.
 """
 
 from __future__ import annotations
@@ -163,7 +168,7 @@ def run_tool(tool: str, src: Path, folder: Path, size_in: int) -> dict | None:
     }
     if tool == "veil":
         row.update(json.loads(stdout.strip().splitlines()[-1]))
-    print(f"  {tool:<15} {wall:7.1f} s  peak RSS {rss:7.1f} MB", flush=True)
+    print(f"  {tool:<15} {wall:7.1f} s  peak RSS {rss:7.1f} MB  {row['frames_out']} frames out", flush=True)
     return row
 
 
@@ -322,6 +327,8 @@ def run_clip(clip: Path, args: argparse.Namespace) -> dict:
             print(f"  no reference for {clip.name} in {args.reference}: run reference.py first", flush=True)
             return result
         reference["boxes"] = reference["boxes"][:frames]
+        if len(reference["boxes"]) < frames:
+            print(f"  the reference covers the first {len(reference['boxes'])} frames only", flush=True)
         if "veil" in rows:
             result["recall"] = recall(reference, folder / "veil.json", args.cover)
         same = {t: folder / f"{t}.mp4" for t, row in rows.items() if row["frames_out"] == frames}
