@@ -90,13 +90,29 @@ class Searcher:
     """Every face and plate of one frame at several scales, fp32."""
 
     def __init__(self, classes: tuple[str, ...], threads: int | None) -> None:
-        settings = DetectorSettings(classes=classes, precision="fp32", threads=threads)
-        self.classes = settings.classes
-        self.face = CenterFaceDetector(
-            settings.face_model, threshold=DETECT_THRESHOLD, max_side=None, threads=threads, precision="fp32"
+        settings = DetectorSettings(
+            classes=classes,
+            precision="fp32",
+            threads=threads,
+            face_threshold=DETECT_THRESHOLD,
+            plate_threshold=DETECT_THRESHOLD,
         )
-        plate = {"model_path": settings.plate_model, "threshold": DETECT_THRESHOLD, "threads": threads}
-        self.plate = YoloPlateDetector(**plate, sides=(640, WHOLE), precision="fp32")
+        self.classes = settings.classes
+        # As veil.detect.build_detector makes them, but at the sizes chosen here.
+        self.face = CenterFaceDetector(
+            settings.face_model,
+            threshold=settings.face_threshold,
+            max_side=None,
+            threads=settings.threads,
+            precision=settings.precision,
+        )
+        self.plate = YoloPlateDetector(
+            settings.plate_model,
+            threshold=settings.plate_threshold,
+            sides=(640, WHOLE),
+            threads=settings.threads,
+            precision=settings.precision,
+        )
 
     def search(self, image: np.ndarray) -> Detections:
         """All boxes of ``image`` (RGB, displayed orientation) in its pixels."""
