@@ -1,7 +1,7 @@
 """The headline benchmark: veil on every real dev clip, at its own resolution, against the floor and deface.
 
     .venv/bin/python benchmarks/reference.py          # once (slow); keeps benchmarks/reference/<clip>.json
-    .venv/bin/python benchmarks/real.py [--clips NAME ...] [--limit N] [--skip-deface] [--json OUT]
+    .venv/bin/python benchmarks/real.py [--clips NAME ...] [--limit N] [--skip-deface] [--data DIR] [--json OUT]
 
 Every clip in ../shared/data/videos (``--clips``: only those, by file name or stem), one run after
 another, each tool in a fresh process on the same file:
@@ -34,6 +34,9 @@ Columns:
   >=32 frames     frames in which at least one reference face of 32 px or more is not covered
   longest run     the longest run of consecutive frames in which one such face (one reference
                   track) stays uncovered
+  off reference   veil's box-frames (boxes of its --detections JSON, per frame) that overlap no
+                  reference box of any class or source, of all its box-frames, per class: a rough
+                  count of false covers (the channel logo covered as a plate on the stage clip)
   collateral      mean over frames of the share of the picture changed (luma differs from the input by
                   more than 12 grey levels after a 1-px Gaussian, the rule of recall.py) outside every
                   reference box (all classes and sources) grown to twice its size: what a tool covers
@@ -64,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -82,6 +86,7 @@ from _common import (
     cpu_model,
     decode_gray,
     deface_command,
+    iou_matrix,
     run_process,
 )
 from veil.media import probe
@@ -181,24 +186,48 @@ def load_reference(clip: Path, folder: Path = REFERENCE) -> dict | None:
     return None
 
 
-def veil_regions(detections: Path, frames: int) -> tuple[list[np.ndarray], tuple[int, int]]:
-    """Per frame, veil's covered regions (integer px of the displayed frame) from its --detections JSON."""
+VeilBoxes = tuple[np.ndarray, list[str]]
+"""One frame of veil's detections JSON: boxes (n, 4) in displayed px, and their classes."""
+
+
+def veil_boxes(detections: Path, frames: int) -> tuple[list[VeilBoxes], tuple[int, int]]:
+    """Per frame, the boxes of veil's --detections JSON, and the displayed frame size."""
     document = json.loads(detections.read_text())
     meta = document["VideoMetadata"]
     size = (int(meta["FrameWidth"]), int(meta["FrameHeight"]))
-    settings = RedactSettings()
-    padding = {"Faces": settings.face_padding, "CustomLabels": settings.plate_padding}
-    per_frame: list[list[np.ndarray]] = [[] for _ in range(frames)]
-    for section, pad in padding.items():
+    boxes: list[list[list[float]]] = [[] for _ in range(frames)]
+    classes: list[list[str]] = [[] for _ in range(frames)]
+    for section, cls in (("Faces", "face"), ("CustomLabels", "plate")):
         for record in document.get(section, []):
-            body = record.get("Face") or record["CustomLabel"]["Geometry"]
-            box = body["BoundingBox"]
+            if record["FrameIndex"] >= frames:
+                continue
+            box = (record.get("Face") or record["CustomLabel"]["Geometry"])["BoundingBox"]
             x1, y1 = box["Left"] * size[0], box["Top"] * size[1]
-            xyxy = np.array([[x1, y1, x1 + box["Width"] * size[0], y1 + box["Height"] * size[1]]], np.float32)
-            if record["FrameIndex"] < frames:
-                per_frame[record["FrameIndex"]].append(expand_boxes(xyxy, pad, settings.min_box_size, size))
-    empty = np.empty((0, 4), np.int32)
-    return [np.concatenate(boxes) if boxes else empty for boxes in per_frame], size
+            boxes[record["FrameIndex"]].append([x1, y1, x1 + box["Width"] * size[0], y1 + box["Height"] * size[1]])
+            classes[record["FrameIndex"]].append(cls)
+    return [(np.array(b, np.float32).reshape(-1, 4), c) for b, c in zip(boxes, classes, strict=True)], size
+
+
+def regions_of(found: VeilBoxes, size: tuple[int, int]) -> np.ndarray:
+    """The pixels veil covered for these boxes: each grown by its class's padding, as veil redacts."""
+    settings = RedactSettings()
+    padding = {"face": settings.face_padding, "plate": settings.plate_padding}
+    boxes, classes = found
+    grown = [np.empty((0, 4), np.int32)]
+    for cls, pad in padding.items():
+        chosen = boxes[np.array([c == cls for c in classes], bool)]
+        grown.append(expand_boxes(chosen, pad, settings.min_box_size, size))
+    return np.concatenate(grown)
+
+
+def off_reference(found: VeilBoxes, rows: list) -> dict[str, int]:
+    """veil's boxes of this frame that overlap no reference box at all (any class or source), by class."""
+    boxes, classes = found
+    if not classes:
+        return {}
+    reference = np.array([row[:4] for row in rows], np.float32).reshape(-1, 4)
+    alone = iou_matrix(boxes, reference).max(axis=1) <= 0 if len(reference) else np.ones(len(boxes), bool)
+    return dict(Counter(c for c, a in zip(classes, alone, strict=True) if a))
 
 
 def covered_mask(regions: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -255,17 +284,23 @@ def _ratio(hit: float, total: float) -> float | None:
 
 
 def recall(reference: dict, detections: Path, cover: float) -> dict:
-    """veil's coverage of the reference's seen and interpolated boxes (see the module's docstring)."""
+    """veil's coverage of the reference's seen and interpolated boxes, and veil's box-frames off the
+    reference (see the module's docstring)."""
     frames = len(reference["boxes"])
-    regions, size = veil_regions(detections, frames)
+    found, size = veil_boxes(detections, frames)
     tally = RecallTally()
-    for frame, (rows, boxes) in enumerate(zip(reference["boxes"], regions, strict=True)):
-        mask = covered_mask(boxes, size)
+    alone: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for frame, (rows, boxes) in enumerate(zip(reference["boxes"], found, strict=True)):
+        mask = covered_mask(regions_of(boxes, size), size)
         for row in rows:
             if row[7] in SCORED:
                 x1, y1, x2, y2 = row[:4]
                 tally.add(frame, row, float(mask[y1:y2, x1:x2].mean()) >= cover)
-    return {"frames": frames, "cover": cover, **tally.result()}
+        alone.update(off_reference(boxes, rows))
+        total.update(boxes[1])
+    off = {cls: [alone[cls], total[cls]] for cls in sorted(total)}
+    return {"frames": frames, "cover": cover, **tally.result(), "veil_box_frames_off_reference": off}
 
 
 def far_from_reference(rows: list, shape: tuple[int, int]) -> np.ndarray:
@@ -389,8 +424,11 @@ def print_recall(results: list[dict], cover: float) -> None:
         f"\nrecall against the reference (covered: >= {cover:.0%} of a seen or interpolated reference box "
         "inside veil's grown boxes)"
     )
-    print(f"| clip | faces | {' | '.join(names)} | plates | frames with a >=32 px face uncovered | longest run |")
-    print("|" + "---|" * (6 + len(names)))
+    print(
+        f"| clip | faces | {' | '.join(names)} | plates | frames with a >=32 px face uncovered | longest run "
+        "| veil box-frames off reference: faces | plates |"
+    )
+    print("|" + "---|" * (8 + len(names)))
     for r in results:
         rec = r.get("recall")
         if rec is None:
@@ -401,8 +439,13 @@ def print_recall(results: list[dict], cover: float) -> None:
         print(
             f"| {r['clip']} | {_cell(rec['face_recall'], 3)} | {buckets} | {_cell(rec['plate_recall'], 3)} "
             f"({rec['plate_hit_total'][0]}/{rec['plate_hit_total'][1]}) | {rec['frames_large_face_uncovered']} "
-            f"| {rec['longest_uncovered_run']} |"
+            f"| {rec['longest_uncovered_run']} | {_off(rec, 'face')} | {_off(rec, 'plate')} |"
         )
+
+
+def _off(rec: dict, cls: str) -> str:
+    alone, total = rec["veil_box_frames_off_reference"].get(cls, [0, 0])
+    return f"{alone}/{total}"
 
 
 def print_collateral(results: list[dict]) -> None:
