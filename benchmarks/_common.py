@@ -10,9 +10,12 @@ environment (benchmarks/.venv-deface, never the project's).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-HEIGHT_BUCKETS = ((0, 8), (8, 16), (16, 32), (32, 64), (64, 1e9))
+VIDEOS = DATA / "videos"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+HEIGHT_BUCKETS: tuple[tuple[float, float], ...] = ((0, 8), (8, 16), (16, 32), (32, 64), (64, 1e9))
 DEFACE_VERSION = "1.5.0"
 DEFACE_ENV = ROOT / "benchmarks" / ".venv-deface"
 
@@ -39,13 +44,45 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def bucket_names() -> list[str]:
-    return [f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi > 1e8 else f"{lo:g}-{hi:g}") for lo, hi in HEIGHT_BUCKETS]
+def bucket_names(buckets: tuple[tuple[float, float], ...] = HEIGHT_BUCKETS) -> list[str]:
+    return [f"<{hi:g}" if lo == 0 else (f">={lo:g}" if hi > 1e8 else f"{lo:g}-{hi:g}") for lo, hi in buckets]
 
 
-def bucket_of(heights: np.ndarray) -> np.ndarray:
-    """Index into HEIGHT_BUCKETS for each box height (lower bound inclusive)."""
-    return np.searchsorted([b[1] for b in HEIGHT_BUCKETS], np.asarray(heights, np.float64), side="right")
+def bucket_of(heights: np.ndarray, buckets: tuple[tuple[float, float], ...] = HEIGHT_BUCKETS) -> np.ndarray:
+    """Index into ``buckets`` (default HEIGHT_BUCKETS) for each box height (lower bound inclusive)."""
+    return np.searchsorted([b[1] for b in buckets], np.asarray(heights, np.float64), side="right")
+
+
+def clip_paths(folder: Path = VIDEOS) -> list[Path]:
+    """The video files of ``folder`` (default: the dev clips), by name."""
+    clips = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not clips:
+        raise SystemExit(f"no video files in {folder}")
+    return clips
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
+def run_process(command: list[str]) -> tuple[float, float, str]:
+    """Run ``command``; return (wall seconds, peak RSS in MB, stdout). Raises on failure.
+
+    Peak RSS is ru_maxrss from wait4: the largest of the process and the children it waited for.
+    """
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if child.returncode != 0:
+        raise SystemExit(f"{command[0]} ... failed ({child.returncode}):\n{stderr[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, stdout
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -191,6 +228,13 @@ def decode_gray(path: Path):  # type: ignore[no-untyped-def]
     with av.open(str(path)) as container:
         for frame in container.decode(container.streams.video[0]):
             yield frame.to_ndarray(format="gray").astype(np.float32)
+
+
+def changed_pixels(ref: np.ndarray, out: np.ndarray, change: float) -> np.ndarray:
+    """Where ``out`` differs from ``ref`` (float luma images) by more than ``change`` grey levels
+    after a 1-px Gaussian (which leaves most coding noise below 12 levels)."""
+    ref_s = cv2.GaussianBlur(ref, (0, 0), 1.0)
+    return np.asarray(np.abs(cv2.GaussianBlur(out, (0, 0), 1.0) - ref_s) > change)
 
 
 # -- deface, in its own environment ------------------------------------------------

@@ -76,6 +76,7 @@ from _common import (
     ROOT,
     bucket_names,
     bucket_of,
+    changed_pixels,
     decode_gray,
     deface_command,
     iou_matrix,
@@ -291,9 +292,8 @@ def judge(items, plan, ref_path: Path, out_paths: list[Path], n_tools: int, args
                     max(int(x1 - bw / 2), 0) : max(int(np.ceil(x2 + bw / 2)), 0),
                 ] = False
             if far.any():
-                ref_s = cv2.GaussianBlur(ref, (0, 0), 1.0)
                 for t, out in enumerate(outs):
-                    diff = np.abs(cv2.GaussianBlur(out, (0, 0), 1.0) - ref_s) > args.change
+                    diff = changed_pixels(ref, out, args.change)
                     changed[t].append(float((diff & far).sum() / (h * w)))
     for s in streams:
         for _ in s:

@@ -41,7 +41,18 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, DEFACE_VERSION, ROOT, cpu_model, deface_command, load_set, scene_plan, write_scene
+from _common import (
+    DATA,
+    DEFACE_VERSION,
+    ROOT,
+    count_frames,
+    cpu_model,
+    deface_command,
+    load_set,
+    run_process,
+    scene_plan,
+    write_scene,
+)
 
 FLOOR = """
 import json, sys
@@ -74,27 +85,6 @@ print(json.dumps({"frames": report.frames, "detected_frames": report.detected_fr
                   "timings": report.timings, "detections": report.detections,
                   "covered": report.covered, "wall_inside_s": round(report.wall_seconds, 3)}))
 """
-
-
-def count_frames(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(container.streams.video[0]))
-
-
-def run_process(command: list[str]) -> tuple[float, float, str]:
-    """Run ``command``; return (wall seconds, peak RSS in MB, stdout). Raises on failure."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    if child.returncode != 0:
-        raise SystemExit(f"{command[0]} ... failed ({child.returncode}):\n{stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout
 
 
 def tools(clip: Path, folder: Path) -> dict[str, tuple[list[str], Path]]:
