@@ -15,7 +15,7 @@ from tests.s3_server import CREDENTIALS
 from tests.segments.compare import assert_same_as_single_pass, single_pass_reference
 from tests.segments.fakes import ColourSquares, detectors, write_clip
 from tests.service.server import SECRETS_ENV, VeilServer, wait_for
-from veil.jobs import Job, JobState, JobStore, WorkerPool, process_job
+from veil.jobs import Job, JobState, JobStore, WorkerPool, open_job_store, process_job
 from veil.jobs.engines import Scratch, make_engine
 from veil.media import probe
 from veil.storage import LocalStore, ObjectStore, S3Store, spec_of
@@ -34,7 +34,7 @@ def local(tmp_path: Path) -> LocalStore:
 
 @pytest.fixture
 def jobs(tmp_path: Path) -> JobStore:
-    return JobStore(f"sqlite:///{tmp_path}/veil.db")
+    return open_job_store(f"sqlite:///{tmp_path}/veil.db")
 
 
 def submit(objects: ObjectStore, jobs: JobStore, clip: Path, buckets: tuple[str, str] = ("source", "output"), **extra: object) -> Job:
@@ -70,7 +70,7 @@ def test_progress_adds_up_the_finished_segments(ray_cluster, s3_endpoint: str, t
     buckets = (f"source-{uuid.uuid4().hex[:8]}", f"output-{uuid.uuid4().hex[:8]}")
     for bucket in (*buckets, "scratch"):
         objects.ensure_bucket(bucket)
-    job = submit(objects, JobStore(f"sqlite:///{tmp_path}/veil.db"), write_clip(tmp_path / "clip.mp4", seconds=4.0), buckets)
+    job = submit(objects, open_job_store(f"sqlite:///{tmp_path}/veil.db"), write_clip(tmp_path / "clip.mp4", seconds=4.0), buckets)
     progress: list[tuple[int, int | None]] = []
     with make_engine("ray", 2, scratch=Scratch(spec_of(objects), "scratch")) as engine:  # type: ignore[attr-defined]
         result = process_job(

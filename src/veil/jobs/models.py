@@ -51,6 +51,8 @@ class Job:
     detections_key: str | None
     worker_id: str | None = None
     lease_expires_at: datetime | None = field(default=None)
+    output_etags: tuple[str, str] | None = None
+    """The ETags of the video and detections this job published (None before it succeeded, or if made before they were kept)."""
 
 
 def output_name(source_key: str) -> str:

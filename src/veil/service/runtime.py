@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from veil.jobs import Job, JobStore, WorkerPool
+from veil.jobs import Job, JobStore, WorkerPool, open_job_store
 from veil.jobs.engines import Engine, Scratch, make_engine
 from veil.service.images import ImageDetectors
 from veil.service.settings import ServiceSettings
@@ -39,7 +39,7 @@ class Service:
         objects = open_store(settings)
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
-        jobs = JobStore(settings.database_url)
+        jobs = open_job_store(settings.database_url)
         options = settings.anonymize_options()
         engine = None
         if settings.engine == "ray":
