@@ -4,6 +4,17 @@ Outputs are published in an order that makes the last one a completion mark:
 frame images (if asked for), then the video, then ``detections.json``. Each
 object appears atomically. Before each group, the worker's ``still_owner``
 check renews the lease, so a worker that lost its job publishes nothing more.
+
+All versions of a source publish to the same keys (the seed's layout), so the
+newest version must win: a job checks the source's ETag after its download and
+before each group, and stops with :class:`SourceReplaced` (publishing nothing
+more) once the source has changed; the newer version has a job of its own. The
+ETags of what it published are returned, so a job never serves objects that
+another job wrote over its own.
+
+The job's scratch folder is ``veil-job-<job id>-*`` in ``work_dir``: it holds
+the un-anonymized source, so :func:`veil.jobs.scratch.sweep` removes those of
+attempts that died.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from veil.errors import VeilError
+from veil.errors import ObjectNotFound, VeilError
 from veil.jobs.models import Job, OutputKeys
 from veil.media import probe
 from veil.pipeline import anonymize
@@ -24,6 +35,11 @@ from veil.results import VideoMetadata
 from veil.storage import ObjectStore
 
 ProgressCallback = Callable[[int, int | None], None]
+SCRATCH_PREFIX = "veil-job-"
+
+
+class SourceReplaced(VeilError):
+    """The source object changed (a new version was uploaded) while its job ran; that version's job publishes."""
 
 
 class LeaseLost(Exception):
@@ -60,10 +76,10 @@ def process_job(
     keys = OutputKeys(job.output_prefix)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="veil-job-", dir=work_dir) as folder:
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{job.job_id}-", dir=work_dir) as folder:
         work = Path(folder)
         source = work / f"source{_extension(job.source_key)}"
-        objects.download(job.source_bucket, job.source_key, source)
+        _check_version(job, objects.download(job.source_bucket, job.source_key, source).etag)
         video, detections = work / "video.mp4", work / "detections.json"
         frames = work / "frames" if write_frames else None
         try:
@@ -72,17 +88,19 @@ def process_job(
             raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
         metadata = VideoMetadata.from_info(probe(source))
         if frames is not None:
-            _check(still_owner)
+            _check(still_owner, job, objects)
             _publish_frames(objects, job.output_bucket, keys, frames)
-        _check(still_owner)
+        _check(still_owner, job, objects)
         objects.upload(job.output_bucket, keys.video, video, "video/mp4")
-        _check(still_owner)
+        _check(still_owner, job, objects)
         objects.upload(job.output_bucket, keys.detections, detections, "application/json")
+    published = (objects.head(job.output_bucket, keys.video).etag, objects.head(job.output_bucket, keys.detections).etag)
     return {
         "output_key": keys.video,
         "detections_key": keys.detections,
         "timings": dict(report.timings),
         "video_metadata": metadata.to_api(),
+        "output_etags": published,
     }
 
 
@@ -92,9 +110,22 @@ def _extension(key: str) -> str:
     return extension.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else ""
 
 
-def _check(still_owner: Callable[[], bool] | None) -> None:
+def _check(still_owner: Callable[[], bool] | None, job: Job, objects: ObjectStore) -> None:
+    """Before publishing: the job must still be ours, and its source still the version it was made for."""
     if still_owner is not None and not still_owner():
         raise LeaseLost("the job's lease was lost; not publishing")
+    try:
+        _check_version(job, objects.head(job.source_bucket, job.source_key).etag)
+    except ObjectNotFound:  # deleted since (e.g. by a client done with it): no newer version to give way to
+        pass
+
+
+def _check_version(job: Job, etag: str) -> None:
+    if etag != job.source_etag:
+        raise SourceReplaced(
+            f"{job.source_bucket}/{job.source_key} was replaced by a newer version while this job ran; "
+            "the newer version's job publishes the output"
+        )
 
 
 def _publish_frames(objects: ObjectStore, bucket: str, keys: OutputKeys, frames: Path) -> None:

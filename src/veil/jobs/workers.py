@@ -23,15 +23,17 @@ from typing import Any
 
 from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
 from veil.jobs.models import Job
-from veil.jobs.process import LeaseLost, process_job
+from veil.jobs.process import LeaseLost, SourceReplaced, process_job
+from veil.jobs.scratch import sweep, sweep_job
 from veil.jobs.store import JobStore
 from veil.pipeline.engines import Engine
 from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed)
-"""Errors that would happen again on every retry (a failed segment has had its attempts already)."""
+FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed, SourceReplaced)
+"""Errors that would happen again on every retry (a failed segment has had its attempts already; a replaced
+source has a newer job)."""
 
 
 class Lease:
@@ -115,6 +117,8 @@ class Worker:
                 if self.pool.stopping.is_set():  # stop() came between the claim and now
                     self.release()
                     return
+                if self.pool.work_dir is not None:  # an earlier attempt may have died (or been stopped) mid-way
+                    sweep_job(self.pool.work_dir, job.job_id)
                 record = self._attempt(job, lease)
                 if record is not None:
                     self._record(job, record)
@@ -199,6 +203,9 @@ class WorkerPool:
         self.workers = [Worker(self, index) for index in range(workers)]
 
     def start(self) -> None:
+        """Sweep the scratch of dead attempts from ``work_dir``, then start the workers."""
+        if self.work_dir is not None:
+            sweep(self.work_dir, self.store)
         for worker in self.workers:
             worker.thread.start()
 
@@ -228,6 +235,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.thread.is_alive():
                 worker.release()
+        settle = time.monotonic() + 1.0  # a run stops at its next frame; a model still loading is left to finish
         for worker in self.workers:
             if worker.thread.ident is not None:
-                worker.thread.join(5.0)  # a run stops at its next frame; a model still loading is left to finish
+                worker.thread.join(max(0.0, settle - time.monotonic()))

@@ -106,7 +106,7 @@ class VideoReader:
 
     def _frames(self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None) -> Iterator[VideoFrame]:
         time_base = self.info.time_base
-        index = first_index
+        index, last = first_index, None
         while True:
             try:
                 frame = next(decoded)
@@ -123,6 +123,12 @@ class VideoReader:
                 raise InputError(f"input {self._path}: frame {index} is corrupt")
             if pts is None:
                 raise InputError(f"input {self._path}: frame {index} has no timestamp")
+            if last is not None and pts <= last:
+                raise InputError(
+                    f"input {self._path}: broken timestamps: frame {index} is at pts {pts}, not after frame {index - 1}'s {last};"
+                    " re-time the file (e.g. ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB OUT) and try again"
+                )
+            last = pts
             image = frame.to_ndarray(
                 format="rgb24",
                 src_colorspace=self._matrix,

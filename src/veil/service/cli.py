@@ -41,8 +41,9 @@ def serve(
     when unset), VEIL_S3_REGION, VEIL_DATABASE_URL (default sqlite:///DATA_DIR/veil.db),
     VEIL_SUFFIXES (.mov .mp4 .m4v .mkv .avi), VEIL_CLASSES (face,plate),
     VEIL_FACE_THRESHOLD and VEIL_PLATE_THRESHOLD (0-1), VEIL_POLL_SECONDS (2),
-    VEIL_LEASE_SECONDS (30), VEIL_MAX_ATTEMPTS (3, also the attempts of each segment on
-    Ray), VEIL_WRITE_FRAMES (false), VEIL_SCRATCH_BUCKET (veil-scratch: where Ray tasks
+    VEIL_LEASE_SECONDS (30), VEIL_STOP_GRACE_SECONDS (8: on SIGTERM, running jobs
+    finish or are handed back within it; keep it under the container's stop timeout),
+    VEIL_MAX_ATTEMPTS (3, also the attempts of each segment on Ray), VEIL_WRITE_FRAMES (false), VEIL_SCRATCH_BUCKET (veil-scratch: where Ray tasks
     stage segment files; on a cluster of several machines the store must be S3).
     Accepted aliases: OUTPUT_BUCKET, MAX_WORKERS, FACE_MIN_CONFIDENCE and
     LICENSE_PLATE_MIN_CONFIDENCE (percent).
@@ -53,6 +54,7 @@ def serve(
 
     from veil.service.app import create_app
     from veil.service.credentials import resolve_secrets
+    from veil.service.serving import GracefulServer
     from veil.service.settings import load_settings
 
     try:
@@ -73,4 +75,6 @@ def serve(
         file=sys.stderr,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=1)
+    GracefulServer(config).run()
+

@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
+    stop_grace_seconds: float = Field(
+        8.0, ge=0, description="on SIGTERM, running jobs get this long to finish before they are handed back to the queue; "
+        "keep it under the container's stop timeout (docker: 10 s), the exit takes about 2 s more",
+    )
     write_frames: bool = Field(False, description="also write per-frame PNGs (<name>/images/, <name>/mosaic/)")
     classes: Annotated[tuple[str, ...], NoDecode] = Field(CLASSES, description="what to cover: face, plate")
     face_threshold: float | None = Field(None, gt=0, lt=1, description="minimum face score 0-1; default: the detector's")
