@@ -307,3 +307,15 @@ def test_a_postgresql_restart_is_survived(postgres) -> None:  # type: ignore[no-
             assert time.monotonic() < deadline, "the store did not reconnect within 20 s"
             time.sleep(0.2)
     store.close()
+
+
+def test_a_job_handed_back_during_an_outage_waits_before_it_is_taken_again(store: JobStore) -> None:
+    job, _ = new(store, max_attempts=1)
+    store.claim("w", 30)
+    assert store.release(job.job_id, "w", retry_in=0.5, message="waiting for storage to answer again: refused")
+    waiting = store.get(job.job_id)
+    assert (waiting.detail, waiting.attempts, waiting.message) == ("queued", 0, "waiting for storage to answer again: refused")
+    assert store.claim("w2", 30) is None
+    time.sleep(0.6)
+    again = store.claim("w2", 30)
+    assert again is not None and again.attempts == 1

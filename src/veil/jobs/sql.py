@@ -56,19 +56,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (detail, created_at)",
         "CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, job_id)",
     ),
-    (  # 2: the ETags of the outputs as the job published them (a job never serves a later job's objects)
+    (  # 2: the ETags of the outputs as the job published them (a job never serves a later job's objects),
+        # and when a job handed back during an outage of the object store may be taken again
         "ALTER TABLE jobs ADD COLUMN video_etag TEXT",
         "ALTER TABLE jobs ADD COLUMN detections_etag TEXT",
+        "ALTER TABLE jobs ADD COLUMN retry_at DOUBLE PRECISION",
     ),
 )
 """Schema versions: version N is ``MIGRATIONS[N - 1]``. Append, never edit one that has shipped."""
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS veil_schema (version INTEGER NOT NULL)"
 
-# A job a worker may take: waiting, or running under a lease that has run out.
-CLAIMABLE = "state = 'IN_PROGRESS' AND (detail = 'queued' OR (detail = 'running' AND lease_expires < ?))"
+# A job a worker may take (both ? are now): waiting (and not told to wait longer), or running under a lease that has run out.
+CLAIMABLE = (
+    "state = 'IN_PROGRESS' AND ((detail = 'queued' AND (retry_at IS NULL OR retry_at <= ?))"
+    " OR (detail = 'running' AND lease_expires < ?))"
+)
 CLAIM_SET = (
-    "detail = 'running', worker_id = ?, lease_expires = ?, attempts = attempts + 1, frames_done = 0, fps = NULL, updated_at = ?"
+    "detail = 'running', worker_id = ?, lease_expires = ?, attempts = attempts + 1, frames_done = 0, fps = NULL,"
+    " retry_at = NULL, updated_at = ?"
 )
 _HELD = "job_id = ? AND worker_id = ? AND detail = 'running'"
 
@@ -182,7 +188,7 @@ class SqlJobStore(JobStore):
                                 {self.lock_candidate})
                   AND {CLAIMABLE}
                 RETURNING *""",
-            (worker_id, now + lease_seconds, now, now, now),
+            (worker_id, now + lease_seconds, now, now, now, now, now),
         )
         return job_of(rows[0]) if rows else None
 
@@ -242,14 +248,15 @@ class SqlJobStore(JobStore):
             )
         )
 
-    def release(self, job_id: str, worker_id: str) -> bool:
+    def release(self, job_id: str, worker_id: str, *, retry_in: float = 0.0, message: str | None = None) -> bool:
         now = time.time()
         return bool(
             self._execute(
                 f"""UPDATE jobs SET detail = 'queued', worker_id = NULL, lease_expires = NULL,
-                       attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?
+                       attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?,
+                       retry_at = ?, message = COALESCE(?, message)
                     WHERE {_HELD}""",
-                (now, job_id, worker_id),
+                (now, now + retry_in if retry_in > 0 else None, message, job_id, worker_id),
             )
         )
 

@@ -73,8 +73,11 @@ class JobStore(ABC):
         """Record a failed attempt: queued again while attempts remain (and ``retry``), else FAILED."""
 
     @abstractmethod
-    def release(self, job_id: str, worker_id: str) -> bool:
-        """Put a held job back in the queue without counting the attempt (graceful shutdown)."""
+    def release(self, job_id: str, worker_id: str, *, retry_in: float = 0.0, message: str | None = None) -> bool:
+        """Put a held job back in the queue without counting the attempt (graceful shutdown, an outage).
+
+        No worker takes it again for ``retry_in`` seconds; ``message`` says why it waits.
+        """
 
     @abstractmethod
     def close(self) -> None:

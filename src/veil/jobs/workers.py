@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
+from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, StorageError, VeilError
 from veil.jobs.models import Job
 from veil.jobs.process import LeaseLost, SourceReplaced, process_job
 from veil.jobs.scratch import sweep, sweep_job
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed, SourceReplaced)
 """Errors that would happen again on every retry (a failed segment has had its attempts already; a replaced
 source has a newer job)."""
+
+
+STORE_RETRY_SECONDS = 3.0
+"""How long a job handed back during a storage outage waits before a worker takes it again."""
 
 
 class Lease:
@@ -139,6 +143,10 @@ class Worker:
             return None
         except FINAL_ERRORS as error:
             return partial(store.fail, job.job_id, worker_id, str(error), retry=False)
+        except StorageError as error:  # the object store (or database) is down: not the job's fault, no attempt counted
+            log.warning("job %s: handed back for %g s: %s", job.job_id, STORE_RETRY_SECONDS, error)
+            message = f"waiting for storage to answer again: {error}"
+            return partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
         except VeilError as error:
             return partial(store.fail, job.job_id, worker_id, str(error))
         except Exception as error:
