@@ -1,0 +1,183 @@
+"""Several ``veil serve`` replicas on one database and one object store: work shared, nothing lost, nothing twice.
+
+Real processes, a real PostgreSQL server and a real S3-protocol server, on loopback.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.media_factory import make_clip
+from tests.replicas.conftest import s3_client
+from tests.replicas.proxy import Relay
+from tests.service.server import VeilServer, wait_for
+from veil.jobs import Job, JobState, open_job_store
+from veil.media import probe
+
+pytestmark = pytest.mark.timeout(240)
+
+FRAMES = 240  # at 160x96: a couple of seconds of work per job, so a fault lands mid-job
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=FRAMES)
+
+
+def all_jobs(database: str) -> list[Job]:
+    store = open_job_store(database)
+    try:
+        return store.list(limit=1000)[0]
+    finally:
+        store.close()
+
+
+def running_on(database: str, server: VeilServer) -> list[Job]:
+    """Jobs a replica is part-way through (worker ids name the process)."""
+    assert server.process is not None
+    marker = f"-{server.process.pid}-"
+    return [job for job in all_jobs(database) if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done]
+
+
+def wait_all_finished(database: str, count: int, timeout: float = 150) -> list[Job]:
+    def finished() -> list[Job] | None:
+        jobs = all_jobs(database)
+        return jobs if len(jobs) >= count and all(job.state is not JobState.IN_PROGRESS for job in jobs) else None
+
+    return wait_for(finished, timeout, f"{count} jobs to finish", 0.3)
+
+
+def assert_published_once_and_whole(moto: str, buckets: tuple[str, str], keys: list[str], tmp_path: Path) -> None:
+    """Every output object exists once (one version: published exactly once), and each video is whole."""
+    s3 = s3_client(moto)
+    versions = s3.list_object_versions(Bucket=buckets[1]).get("Versions", [])
+    published = Counter(version["Key"] for version in versions)
+    names = [key.rsplit(".", 1)[0] for key in keys]
+    expected = {f"{name}/mosaic/{name}.mp4" for name in names} | {f"{name}/detections.json" for name in names}
+    assert set(published) == expected and set(published.values()) == {1}, published
+    for name in names:
+        video = tmp_path / f"{name.replace('/', '_')}.mp4"
+        s3.download_file(buckets[1], f"{name}/mosaic/{name}.mp4", str(video))
+        assert probe(video).frame_count == FRAMES
+
+
+def upload(moto: str, bucket: str, keys: list[str], clip: Path) -> None:
+    s3 = s3_client(moto)
+    for key in keys:
+        s3.upload_file(str(clip), bucket, key)
+
+
+def test_a_replica_killed_mid_job_loses_nothing(replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str],
+                                                database: str, clip: Path, tmp_path: Path) -> None:
+    first, second = replicas(2)
+    keys = [f"cam/{index}.mp4" for index in range(6)]
+    upload(moto, buckets[0], keys, clip)
+    wait_for(lambda: running_on(database, first), 90, "the first replica to be part-way through a job", 0.05)
+    first.kill()
+
+    jobs = wait_all_finished(database, 6)
+    assert sorted(job.source_key for job in jobs) == keys  # one job per object
+    assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
+    assert any(job.attempts == 2 for job in jobs)  # the killed replica's job, taken over
+    assert_published_once_and_whole(moto, buckets, keys, tmp_path)
+    assert second.stop(), second.output()
+
+
+def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
+    replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str], database: str, clip: Path
+) -> None:
+    """Both watchers list the bucket and five events arrive, alternating replicas: one job (the dedup, not a lock)."""
+    servers = replicas(2)
+    upload(moto, buckets[0], ["one.mp4"], clip)
+    head = s3_client(moto).head_object(Bucket=buckets[0], Key="one.mp4")
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": buckets[0]}, "object": {"key": "one.mp4", "size": head["ContentLength"], "eTag": head["ETag"].strip('"')},
+    }}]}
+    answers = [servers[index % 2].api("POST", "/events/s3", json=event).json()["jobs"][0] for index in range(5)]
+    assert len({answer["job_id"] for answer in answers}) == 1
+    (job,) = wait_all_finished(database, 1)
+    assert job.state is JobState.SUCCEEDED and job.job_id == answers[0]["job_id"]
+    time.sleep(1)  # a few more polls of both watchers
+    assert len(all_jobs(database)) == 1
+
+
+def test_sigterm_hands_the_job_to_another_replica(replicas: Callable[..., list[VeilServer]], moto: str,
+                                                   buckets: tuple[str, str], database: str, tmp_path: Path) -> None:
+    servers = replicas(2)
+    upload(moto, buckets[0], ["long.mp4"], make_clip(tmp_path / "long.mp4", frames=FRAMES * 3))
+
+    def holder() -> VeilServer | None:
+        return next((server for server in servers if running_on(database, server)), None)
+
+    first = wait_for(holder, 90, "a replica to be part-way through the job", 0.05)
+    (second,) = [server for server in servers if server is not first]
+    assert first.process is not None
+    asked = time.monotonic()
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(30) == 0, first.output()
+    assert time.monotonic() - asked < 2 + 1.5  # VEIL_STOP_GRACE_SECONDS=2
+    (job,) = wait_all_finished(database, 1)
+    assert (job.state, job.attempts) == (JobState.SUCCEEDED, 1)  # handed back, not counted as a failed attempt
+    assert second.process is not None and f"-{second.process.pid}-" in (job.worker_id or "")
+    assert second.stop(), second.output()
+
+
+def test_a_database_restart_mid_run_loses_no_job(replicas: Callable[..., list[VeilServer]], postgres: Any, moto: str,
+                                                 buckets: tuple[str, str], database: str, clip: Path, tmp_path: Path) -> None:
+    servers = replicas(2)
+    keys = [f"db/{index}.mp4" for index in range(4)]
+    upload(moto, buckets[0], keys, clip)
+    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(database)), 90, "a job part-way", 0.05)
+    postgres.stop()
+    time.sleep(2)
+    postgres.start()
+    jobs = wait_all_finished(database, 4)
+    assert sorted(job.source_key for job in jobs) == keys
+    assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
+    assert_published_once_and_whole(moto, buckets, keys, tmp_path)
+    for server in servers:
+        assert server.api("GET", "/readyz").status_code == 200
+
+
+def test_an_unreachable_object_store_for_ten_seconds(replicas: Callable[..., list[VeilServer]], store: Relay, moto: str,
+                                                    buckets: tuple[str, str], database: str, clip: Path, tmp_path: Path) -> None:
+    servers = replicas(2)
+    keys = [f"net/{index}.mp4" for index in range(4)]
+    upload(moto, buckets[0], keys, clip)
+    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(database)), 90, "a job part-way", 0.05)
+    store.cut()
+    try:
+        wait_for(lambda: all(server.api("GET", "/readyz").status_code == 503 for server in servers), 15, "not ready", 0.2)
+        time.sleep(8)
+        assert [server.api("GET", "/readyz").json()["checks"]["source_bucket"] for server in servers] == [False, False]
+    finally:
+        store.restore()
+    wait_for(lambda: all(server.api("GET", "/readyz").status_code == 200 for server in servers), 30, "ready again", 0.2)
+    jobs = wait_all_finished(database, 4)
+    assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
+    assert_published_once_and_whole(moto, buckets, keys, tmp_path)
+
+
+def test_page_tokens_from_one_replica_work_on_another(replicas: Callable[..., list[VeilServer]], moto: str,
+                                                      buckets: tuple[str, str], database: str, tmp_path: Path) -> None:
+    from veil.samples import render_sample_clip
+
+    servers = replicas(2)
+    upload(moto, buckets[0], ["face.mp4"], render_sample_clip(tmp_path / "face.mp4", seconds=0.4, size=(320, 180)))
+    (job,) = wait_all_finished(database, 1)
+    first, other = (server.rekognition() for server in servers)
+    page = first.get_face_detection(JobId=job.job_id, MaxResults=1)
+    rest = other.get_face_detection(JobId=job.job_id, MaxResults=1000, NextToken=page["NextToken"])
+    whole = other.get_face_detection(JobId=job.job_id, MaxResults=1000)
+    assert page["Faces"] + rest["Faces"] == whole["Faces"] and len(whole["Faces"]) >= 2
+    cursor = servers[0].api("GET", "/v1/jobs", params={"limit": 1}).json()["next_cursor"]
+    assert cursor is None or servers[1].api("GET", "/v1/jobs", params={"cursor": cursor}).status_code == 200
+    assert httpx.get(f"{servers[1].url}/healthz").status_code == 200
