@@ -93,7 +93,7 @@ def test_claim_takes_the_oldest_first(store: JobStore) -> None:
     first, _ = new(store, key="1.mov")
     new(store, key="2.mov")
     claimed = store.claim("w", 30)
-    assert claimed is not None and claimed.job_id == first.job_id
+    assert claimed is not None and claimed.job_id == first.job_id and not claimed.taken_over
     assert (claimed.detail, claimed.attempts, claimed.worker_id) == ("running", 1, "w")
 
 
@@ -103,7 +103,7 @@ def test_an_expired_lease_lets_another_worker_take_the_job(store: JobStore) -> N
     assert store.claim("alive", 30) is None  # leased
     time.sleep(0.3)
     taken = store.claim("alive", 30)
-    assert taken is not None and taken.job_id == job.job_id and taken.attempts == 2
+    assert taken is not None and taken.job_id == job.job_id and taken.attempts == 2 and taken.taken_over
     assert not store.heartbeat(job.job_id, "dead", 30, frames_done=5, frames_total=10, fps=1.0)
     assert not store.succeed(job.job_id, "dead", output_key="x", detections_key="y", timings={}, video_metadata={})
     assert store.heartbeat(job.job_id, "alive", 30, frames_done=1, frames_total=10, fps=2.0)
@@ -188,6 +188,7 @@ def test_list_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
     assert [job.job_id for job in store.list(state=JobState.SUCCEEDED)[0]] == [ids[0]]
     assert [job.job_id for job in store.list(state=JobState.FAILED)[0]] == [ids[1]]
     assert len(store.list(state=JobState.IN_PROGRESS)[0]) == 5
+    assert store.counts() == {"queued": 5, "running": 0, "succeeded": 1, "failed": 1}
     with pytest.raises(ConfigError):
         store.list(limit=0)
     with pytest.raises(JobNotFound):

@@ -86,8 +86,11 @@ def test_a_replica_killed_mid_job_loses_nothing(replicas: Callable[..., list[Vei
     jobs = wait_all_finished(database, 6)
     assert sorted(job.source_key for job in jobs) == keys  # one job per object
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
-    assert any(job.attempts == 2 for job in jobs)  # the killed replica's job, taken over
+    (taken,) = [job for job in jobs if job.attempts == 2]  # the killed replica's job, taken over
+    assert taken.taken_over
     assert_published_once_and_whole(moto, buckets, keys, tmp_path)
+    metrics = httpx.get(f"{second.url}/metrics").text
+    assert "veil_lease_takeovers_total 1.0" in metrics and 'veil_jobs{state="succeeded"} 6.0' in metrics
     assert second.stop(), second.output()
 
 

@@ -61,6 +61,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN video_etag TEXT",
         "ALTER TABLE jobs ADD COLUMN detections_etag TEXT",
         "ALTER TABLE jobs ADD COLUMN retry_at DOUBLE PRECISION",
+        # 1 while the attempt running took the job over from one whose lease ran out
+        "ALTER TABLE jobs ADD COLUMN taken_over INTEGER NOT NULL DEFAULT 0",
     ),
 )
 """Schema versions: version N is ``MIGRATIONS[N - 1]``. Append, never edit one that has shipped."""
@@ -72,10 +74,11 @@ CLAIMABLE = (
     "state = 'IN_PROGRESS' AND ((detail = 'queued' AND (retry_at IS NULL OR retry_at <= ?))"
     " OR (detail = 'running' AND lease_expires < ?))"
 )
-CLAIM_SET = (
+CLAIM_SET = (  # the right-hand sides see the row as it was: taken_over says whether a lease had run out
     "detail = 'running', worker_id = ?, lease_expires = ?, attempts = attempts + 1, frames_done = 0, fps = NULL,"
-    " retry_at = NULL, updated_at = ?"
+    " retry_at = NULL, taken_over = CASE WHEN detail = 'running' THEN 1 ELSE 0 END, updated_at = ?"
 )
+DETAILS = ("queued", "running", "succeeded", "failed")
 _HELD = "job_id = ? AND worker_id = ? AND detail = 'running'"
 
 
@@ -175,6 +178,10 @@ class SqlJobStore(JobStore):
         )
         jobs = [job_of(row) for row in rows[:limit]]
         return jobs, (jobs[-1].job_id if len(rows) > limit else None)
+
+    def counts(self) -> dict[str, int]:
+        found = {row["detail"]: row["jobs"] for row in self._rows("SELECT detail, COUNT(*) AS jobs FROM jobs GROUP BY detail")}
+        return {detail: int(found.get(detail, 0)) for detail in DETAILS}
 
     # -- leases ------------------------------------------------------------------
 
@@ -294,4 +301,5 @@ def job_of(row: Mapping[str, Any]) -> Job:
         worker_id=row["worker_id"],
         lease_expires_at=_time(row["lease_expires"]),
         output_etags=(row["video_etag"], row["detections_etag"]) if row["video_etag"] else None,
+        taken_over=bool(row["taken_over"]),
     )

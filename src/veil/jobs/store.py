@@ -48,6 +48,10 @@ class JobStore(ABC):
         """A page of jobs, newest first, and the cursor of the next page (None after the last)."""
 
     @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each ``detail``: queued, running, succeeded, failed (zeros included)."""
+
+    @abstractmethod
     def claim(self, worker_id: str, lease_seconds: float) -> Job | None:
         """Take the oldest claimable job for ``lease_seconds``, counting an attempt; None if there is none."""
 

@@ -10,6 +10,7 @@ once; anything else is retried until ``max_attempts``.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, StorageError, VeilError
+from veil.jobs import metrics
+from veil.logs import job_context
 from veil.jobs.models import Job
 from veil.jobs.process import LeaseLost, SourceReplaced, process_job
 from veil.jobs.scratch import sweep, sweep_job
@@ -54,7 +57,9 @@ class Lease:
         self.lost = threading.Event()
         self._started = time.monotonic()
         self._finished = threading.Event()
-        self._timer = threading.Thread(target=self._beat, name=f"veil-lease-{job.job_id[:8]}", daemon=True)
+        self._timer = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._beat,), name=f"veil-lease-{job.job_id[:8]}", daemon=True
+        )
 
     def __enter__(self) -> Lease:
         self._timer.start()
@@ -110,10 +115,15 @@ class Worker:
             if job is None:
                 pool.wait_for_work()
                 continue
+            metrics.claimed(job)
             self.run(job)
 
     def run(self, job: Job) -> None:
         """Process one claimed job and record how it ended (the lease is renewed until then)."""
+        with job_context(job.job_id):
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
         log.info("job %s: %s/%s, attempt %d of %d", job.job_id, job.source_bucket, job.source_key, job.attempts, job.max_attempts)
         with Lease(self.pool.store, job, self.worker_id, self.pool.lease_seconds) as lease:
             self.lease = lease
@@ -123,14 +133,16 @@ class Worker:
                     return
                 if self.pool.work_dir is not None:  # an earlier attempt may have died (or been stopped) mid-way
                     sweep_job(self.pool.work_dir, job.job_id)
-                record = self._attempt(job, lease)
+                started = time.monotonic()
+                outcome, record = self._attempt(job, lease)
                 if record is not None:
                     self._record(job, record)
+                metrics.finished(outcome, time.monotonic() - started, frames=lease.frames_done)
             finally:
                 self.lease = None
 
-    def _attempt(self, job: Job, lease: Lease) -> Callable[[], bool] | None:
-        """Run the job; return the store call that records its outcome (None if it is no longer ours)."""
+    def _attempt(self, job: Job, lease: Lease) -> tuple[str, Callable[[], bool] | None]:
+        """Run the job; return how it ended and the store call that records it (None if it is no longer ours)."""
         store, worker_id = self.pool.store, self.worker_id
         try:
             result = process_job(
@@ -140,19 +152,24 @@ class Worker:
             )
         except LeaseLost:
             log.info("job %s: lease lost; left to whoever holds it now", job.job_id)
-            return None
+            return "lost", None
         except FINAL_ERRORS as error:
-            return partial(store.fail, job.job_id, worker_id, str(error), retry=False)
+            return "failed", partial(store.fail, job.job_id, worker_id, str(error), retry=False)
         except StorageError as error:  # the object store (or database) is down: not the job's fault, no attempt counted
             log.warning("job %s: handed back for %g s: %s", job.job_id, STORE_RETRY_SECONDS, error)
+            metrics.retried("storage")
             message = f"waiting for storage to answer again: {error}"
-            return partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
-        except VeilError as error:
-            return partial(store.fail, job.job_id, worker_id, str(error))
+            return "handed back", partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
         except Exception as error:
-            log.exception("job %s: internal error", job.job_id)
-            return partial(store.fail, job.job_id, worker_id, f"internal error: {type(error).__name__}: {error}")
-        return partial(store.succeed, job.job_id, worker_id, **result)
+            if not isinstance(error, VeilError):
+                log.exception("job %s: internal error", job.job_id)
+            message = str(error) if isinstance(error, VeilError) else f"internal error: {type(error).__name__}: {error}"
+            if job.attempts >= job.max_attempts:
+                return "failed", partial(store.fail, job.job_id, worker_id, message)
+            metrics.retried("error")
+            return "retried", partial(store.fail, job.job_id, worker_id, message)
+        metrics.stages(result["timings"])
+        return "succeeded", partial(store.succeed, job.job_id, worker_id, **result)
 
     @staticmethod
     def _record(job: Job, record: Callable[[], bool]) -> None:

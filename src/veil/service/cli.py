@@ -27,6 +27,7 @@ def serve(
     ray_address: Annotated[Optional[str], _option("VEIL_RAY_ADDRESS", "a local Ray instance", "With --engine ray: auto, ray://HOST:PORT or HOST:PORT.")] = None,
     jobs: Annotated[Optional[int], _option("VEIL_JOBS", "1 (local) or the cluster's CPUs (ray)", "Segments of one video processed at once.")] = None,
     segment_seconds: Annotated[Optional[float], _option("VEIL_SEGMENT_SECONDS", "duration / jobs, at least 10 s", "Split videos at keyframes into segments of about this length.")] = None,
+    log_format: Annotated[Optional[str], _option("VEIL_LOG_FORMAT", "text", "Log lines as text, or json: one object a line, with the job_id of a job's work.")] = None,
 ) -> None:
     """Anonymize every video that lands in the source bucket, with a job API that existing clients can call.
 
@@ -52,6 +53,7 @@ def serve(
 
     import uvicorn
 
+    from veil.logs import configure as configure_logs
     from veil.service.app import create_app
     from veil.service.credentials import resolve_secrets
     from veil.service.serving import GracefulServer
@@ -61,20 +63,22 @@ def serve(
         settings, secrets_file = resolve_secrets(load_settings(
             data_dir=data_dir, host=host, port=port, workers=workers,
             source_bucket=source_bucket, output_bucket=output_bucket, s3_endpoint=s3_endpoint,
-            engine=engine, ray_address=ray_address, jobs=jobs, segment_seconds=segment_seconds,
+            engine=engine, ray_address=ray_address, jobs=jobs, segment_seconds=segment_seconds, log_format=log_format,
         ))
+        configure_logs(settings.log_format)
         app = create_app(settings)
     except (VeilError, OSError) as error:
         print(f"veil: error: {error}", file=sys.stderr)
         raise typer.Exit(getattr(error, "exit_code", 1)) from None
+    log = logging.getLogger("veil")
     if secrets_file is not None:
-        print(f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)", file=sys.stderr)
-    print(
-        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers on the {settings.engine} engine; "
-        f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",
-        file=sys.stderr,
+        log.info("credentials not set in the environment are in %s (readable only by you)", secrets_file)
+    log.info(
+        "serving on http://%s:%s with %d workers on the %s engine; watching bucket %r, writing to %r",
+        settings.host, settings.port, settings.workers, settings.engine, settings.source_bucket, settings.output_bucket,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="info", log_config=None, timeout_graceful_shutdown=1
+    )
     GracefulServer(config).run()
 

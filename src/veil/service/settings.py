@@ -58,6 +58,7 @@ class ServiceSettings(BaseSettings):
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or as JSON objects with a job_id")
     stop_grace_seconds: float = Field(
         8.0, ge=0, description="on SIGTERM, running jobs get this long to finish before they are handed back to the queue; "
         "keep it under the container's stop timeout (docker: 10 s), the exit takes about 2 s more",
