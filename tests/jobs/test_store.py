@@ -320,3 +320,24 @@ def test_a_job_handed_back_during_an_outage_waits_before_it_is_taken_again(store
     time.sleep(0.6)
     again = store.claim("w2", 30)
     assert again is not None and again.attempts == 1
+
+
+def test_one_object_created_at_once_from_many_connections_is_one_job(url: str) -> None:
+    """What several replicas' watchers do when they list the same new object: the unique constraint keeps one job."""
+    stores = [open_job_store(url) for _ in range(4)]
+    results: list[tuple[Job, bool]] = []
+    lock = threading.Lock()
+
+    def announce(store: JobStore) -> None:
+        for _ in range(5):
+            outcome = new(store, key="same.mov")
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=announce, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({job.job_id for job, _ in results}) == 1 and sum(created for _, created in results) == 1
+    assert len(stores[0].list()[0]) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from tests.media_factory import make_clip
 from tests.replicas.conftest import s3_client
 from tests.replicas.proxy import Relay
 from tests.service.server import VeilServer, wait_for
-from veil.jobs import Job, JobState, open_job_store
+from veil.errors import StorageError
+from veil.jobs import Job, JobState, JobStore, open_job_store
 from veil.media import probe
 
 pytestmark = pytest.mark.timeout(240)
@@ -32,24 +33,32 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", frames=FRAMES)
 
 
-def all_jobs(database: str) -> list[Job]:
+@pytest.fixture
+def db(database: str) -> Iterator[JobStore]:
+    """The replicas' job store, as the test reads it."""
     store = open_job_store(database)
+    yield store
+    store.close()
+
+
+def all_jobs(store: JobStore) -> list[Job]:
+    """Every job (none while the database restarts: callers poll)."""
     try:
         return store.list(limit=1000)[0]
-    finally:
-        store.close()
+    except StorageError:
+        return []
 
 
-def running_on(database: str, server: VeilServer) -> list[Job]:
+def running_on(store: JobStore, server: VeilServer) -> list[Job]:
     """Jobs a replica is part-way through (worker ids name the process)."""
     assert server.process is not None
     marker = f"-{server.process.pid}-"
-    return [job for job in all_jobs(database) if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done]
+    return [job for job in all_jobs(store) if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done]
 
 
-def wait_all_finished(database: str, count: int, timeout: float = 150) -> list[Job]:
+def wait_all_finished(store: JobStore, count: int, timeout: float = 150) -> list[Job]:
     def finished() -> list[Job] | None:
-        jobs = all_jobs(database)
+        jobs = all_jobs(store)
         return jobs if len(jobs) >= count and all(job.state is not JobState.IN_PROGRESS for job in jobs) else None
 
     return wait_for(finished, timeout, f"{count} jobs to finish", 0.3)
@@ -76,14 +85,14 @@ def upload(moto: str, bucket: str, keys: list[str], clip: Path) -> None:
 
 
 def test_a_replica_killed_mid_job_loses_nothing(replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str],
-                                                database: str, clip: Path, tmp_path: Path) -> None:
+                                                db: JobStore, clip: Path, tmp_path: Path) -> None:
     first, second = replicas(2)
     keys = [f"cam/{index}.mp4" for index in range(6)]
     upload(moto, buckets[0], keys, clip)
-    wait_for(lambda: running_on(database, first), 90, "the first replica to be part-way through a job", 0.05)
+    wait_for(lambda: running_on(db, first), 90, "the first replica to be part-way through a job", 0.05)
     first.kill()
 
-    jobs = wait_all_finished(database, 6)
+    jobs = wait_all_finished(db, 6)
     assert sorted(job.source_key for job in jobs) == keys  # one job per object
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     (taken,) = [job for job in jobs if job.attempts == 2]  # the killed replica's job, taken over
@@ -95,7 +104,7 @@ def test_a_replica_killed_mid_job_loses_nothing(replicas: Callable[..., list[Vei
 
 
 def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
-    replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str], database: str, clip: Path
+    replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str], db: JobStore, clip: Path
 ) -> None:
     """Both watchers list the bucket and five events arrive, alternating replicas: one job (the dedup, not a lock)."""
     servers = replicas(2)
@@ -106,19 +115,19 @@ def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
     }}]}
     answers = [servers[index % 2].api("POST", "/events/s3", json=event).json()["jobs"][0] for index in range(5)]
     assert len({answer["job_id"] for answer in answers}) == 1
-    (job,) = wait_all_finished(database, 1)
+    (job,) = wait_all_finished(db, 1)
     assert job.state is JobState.SUCCEEDED and job.job_id == answers[0]["job_id"]
     time.sleep(1)  # a few more polls of both watchers
-    assert len(all_jobs(database)) == 1
+    assert len(all_jobs(db)) == 1
 
 
 def test_sigterm_hands_the_job_to_another_replica(replicas: Callable[..., list[VeilServer]], moto: str,
-                                                   buckets: tuple[str, str], database: str, tmp_path: Path) -> None:
+                                                   buckets: tuple[str, str], db: JobStore, tmp_path: Path) -> None:
     servers = replicas(2)
     upload(moto, buckets[0], ["long.mp4"], make_clip(tmp_path / "long.mp4", frames=FRAMES * 3))
 
     def holder() -> VeilServer | None:
-        return next((server for server in servers if running_on(database, server)), None)
+        return next((server for server in servers if running_on(db, server)), None)
 
     first = wait_for(holder, 90, "a replica to be part-way through the job", 0.05)
     (second,) = [server for server in servers if server is not first]
@@ -127,22 +136,22 @@ def test_sigterm_hands_the_job_to_another_replica(replicas: Callable[..., list[V
     first.process.send_signal(signal.SIGTERM)
     assert first.process.wait(30) == 0, first.output()
     assert time.monotonic() - asked < 2 + 1.5  # VEIL_STOP_GRACE_SECONDS=2
-    (job,) = wait_all_finished(database, 1)
+    (job,) = wait_all_finished(db, 1)
     assert (job.state, job.attempts) == (JobState.SUCCEEDED, 1)  # handed back, not counted as a failed attempt
     assert second.process is not None and f"-{second.process.pid}-" in (job.worker_id or "")
     assert second.stop(), second.output()
 
 
 def test_a_database_restart_mid_run_loses_no_job(replicas: Callable[..., list[VeilServer]], postgres: Any, moto: str,
-                                                 buckets: tuple[str, str], database: str, clip: Path, tmp_path: Path) -> None:
+                                                 buckets: tuple[str, str], db: JobStore, clip: Path, tmp_path: Path) -> None:
     servers = replicas(2)
     keys = [f"db/{index}.mp4" for index in range(4)]
     upload(moto, buckets[0], keys, clip)
-    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(database)), 90, "a job part-way", 0.05)
+    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05)
     postgres.stop()
     time.sleep(2)
     postgres.start()
-    jobs = wait_all_finished(database, 4)
+    jobs = wait_all_finished(db, 4)
     assert sorted(job.source_key for job in jobs) == keys
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     assert_published_once_and_whole(moto, buckets, keys, tmp_path)
@@ -151,11 +160,11 @@ def test_a_database_restart_mid_run_loses_no_job(replicas: Callable[..., list[Ve
 
 
 def test_an_unreachable_object_store_for_ten_seconds(replicas: Callable[..., list[VeilServer]], store: Relay, moto: str,
-                                                    buckets: tuple[str, str], database: str, clip: Path, tmp_path: Path) -> None:
+                                                    buckets: tuple[str, str], db: JobStore, clip: Path, tmp_path: Path) -> None:
     servers = replicas(2)
     keys = [f"net/{index}.mp4" for index in range(4)]
     upload(moto, buckets[0], keys, clip)
-    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(database)), 90, "a job part-way", 0.05)
+    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05)
     store.cut()
     try:
         wait_for(lambda: all(server.api("GET", "/readyz").status_code == 503 for server in servers), 15, "not ready", 0.2)
@@ -164,18 +173,18 @@ def test_an_unreachable_object_store_for_ten_seconds(replicas: Callable[..., lis
     finally:
         store.restore()
     wait_for(lambda: all(server.api("GET", "/readyz").status_code == 200 for server in servers), 30, "ready again", 0.2)
-    jobs = wait_all_finished(database, 4)
+    jobs = wait_all_finished(db, 4)
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     assert_published_once_and_whole(moto, buckets, keys, tmp_path)
 
 
 def test_page_tokens_from_one_replica_work_on_another(replicas: Callable[..., list[VeilServer]], moto: str,
-                                                      buckets: tuple[str, str], database: str, tmp_path: Path) -> None:
+                                                      buckets: tuple[str, str], db: JobStore, tmp_path: Path) -> None:
     from veil.samples import render_sample_clip
 
     servers = replicas(2)
     upload(moto, buckets[0], ["face.mp4"], render_sample_clip(tmp_path / "face.mp4", seconds=0.4, size=(320, 180)))
-    (job,) = wait_all_finished(database, 1)
+    (job,) = wait_all_finished(db, 1)
     first, other = (server.rekognition() for server in servers)
     page = first.get_face_detection(JobId=job.job_id, MaxResults=1)
     rest = other.get_face_detection(JobId=job.job_id, MaxResults=1000, NextToken=page["NextToken"])

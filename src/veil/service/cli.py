@@ -39,13 +39,16 @@ def serve(
     Other settings, as environment variables: VEIL_API_TOKEN (REST and events bearer
     token), VEIL_ACCESS_KEY_ID and VEIL_SECRET_ACCESS_KEY (the key pair job-API
     requests are signed with; all three are generated into DATA_DIR/credentials.json
-    when unset), VEIL_S3_REGION, VEIL_DATABASE_URL (default sqlite:///DATA_DIR/veil.db),
+    when unset), VEIL_S3_REGION, VEIL_DATABASE_URL (default sqlite:///DATA_DIR/veil.db;
+    postgresql://USER:PASSWORD@HOST:PORT/DB for replicas sharing the work),
+    VEIL_SCRATCH_DIR (DATA_DIR/scratch: the jobs' un-anonymized staging files),
     VEIL_SUFFIXES (.mov .mp4 .m4v .mkv .avi), VEIL_CLASSES (face,plate),
     VEIL_FACE_THRESHOLD and VEIL_PLATE_THRESHOLD (0-1), VEIL_POLL_SECONDS (2),
     VEIL_LEASE_SECONDS (30), VEIL_STOP_GRACE_SECONDS (8: on SIGTERM, running jobs
     finish or are handed back within it; keep it under the container's stop timeout),
-    VEIL_MAX_ATTEMPTS (3, also the attempts of each segment on Ray), VEIL_WRITE_FRAMES (false), VEIL_SCRATCH_BUCKET (veil-scratch: where Ray tasks
-    stage segment files; on a cluster of several machines the store must be S3).
+    VEIL_MAX_ATTEMPTS (3, also the attempts of each segment on Ray), VEIL_WRITE_FRAMES
+    (false), VEIL_SCRATCH_BUCKET (veil-scratch: where Ray tasks stage segment files; on
+    a cluster of several machines the store must be S3).
     Accepted aliases: OUTPUT_BUCKET, MAX_WORKERS, FACE_MIN_CONFIDENCE and
     LICENSE_PLATE_MIN_CONFIDENCE (percent).
     """
@@ -73,6 +76,9 @@ def serve(
     log = logging.getLogger("veil")
     if secrets_file is not None:
         log.info("credentials not set in the environment are in %s (readable only by you)", secrets_file)
+        if not (settings.database_url or "").startswith("sqlite:"):
+            log.warning("replicas on one job store must share VEIL_API_TOKEN, VEIL_ACCESS_KEY_ID and VEIL_SECRET_ACCESS_KEY: "
+                        "set them in the environment of every replica")
     log.info(
         "serving on http://%s:%s with %d workers on the %s engine; watching bucket %r, writing to %r",
         settings.host, settings.port, settings.workers, settings.engine, settings.source_bucket, settings.output_bucket,

@@ -55,7 +55,7 @@ class Service:
             options["jobs"] = engine.jobs
         pool = WorkerPool(
             jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine,
-            work_dir=settings.data_dir / "scratch",
+            work_dir=settings.scratch_dir,
         )
         return cls(
             settings=settings,

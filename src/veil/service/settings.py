@@ -53,7 +53,13 @@ class ServiceSettings(BaseSettings):
     api_token: str | None = Field(None, min_length=16, repr=False, description="bearer token of the REST API and /events/s3")
     access_key_id: str | None = Field(None, min_length=4, description="access key id Signature V4 requests must use")
     secret_access_key: str | None = Field(None, min_length=16, repr=False, description="secret key Signature V4 requests must be signed with")
-    database_url: str | None = Field(None, description="job store URL; default sqlite:///DATA_DIR/veil.db")
+    database_url: str | None = Field(
+        None, description="job store URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB (replicas); "
+        "default sqlite:///DATA_DIR/veil.db",
+    )
+    scratch_dir: Path | None = Field(
+        None, description="where jobs stage the source and partial outputs (un-anonymized: keep it private); default DATA_DIR/scratch",
+    )
     suffixes: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)")
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
@@ -120,6 +126,12 @@ class ServiceSettings(BaseSettings):
             self.plate_threshold = self.license_plate_min_confidence / 100
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
+        if self.scratch_dir is None:
+            self.scratch_dir = self.data_dir / "scratch"
+        if self.s3_endpoint is None and self.scratch_dir.resolve() in {
+            (self.data_dir / bucket).resolve() for bucket in (self.source_bucket, self.output_bucket)
+        }:
+            raise ValueError("VEIL_SCRATCH_DIR is the folder of a local bucket; set VEIL_SCRATCH_DIR elsewhere")
         return self
 
     def matches(self, key: str) -> bool:
