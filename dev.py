@@ -56,7 +56,7 @@ def demo(extra: list[str]) -> None:
 
 
 def ensure_postgres() -> None:
-    """PostgreSQL's server, which the job-store and replica tests start: Debian's package, installed if missing (as root)."""
+    """PostgreSQL's server, which the job store and replica tests start: Debian's package, installed if missing."""
     if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
         return
     if not shutil.which("apt-get") or getattr(os, "geteuid", lambda: -1)() != 0:

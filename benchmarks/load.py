@@ -40,15 +40,22 @@ from tests.postgres_server import postgres_server  # noqa: E402
 from tests.s3_server import free_port  # noqa: E402
 from veil.samples import render_sample_clip  # noqa: E402
 
-SECRETS = {"VEIL_API_TOKEN": "load-bench-token-0123456789", "VEIL_ACCESS_KEY_ID": "VEILBENCH",
-           "VEIL_SECRET_ACCESS_KEY": "load-bench-secret-0123456789"}
+SECRETS = {
+    "VEIL_API_TOKEN": "load-bench-token-0123456789",
+    "VEIL_ACCESS_KEY_ID": "VEILBENCH",
+    "VEIL_SECRET_ACCESS_KEY": "load-bench-secret-0123456789",
+}
 
 
 def start_replica(data: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "veil", "serve", "--data-dir", str(data), "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "veil", "serve", "--data-dir", str(data), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -99,8 +106,13 @@ def wait_outputs(output: Path, uploaded: dict[str, float], timeout: float) -> di
 def run(replicas: int, clip: Path, args: argparse.Namespace, database_url: str, work: Path) -> dict[str, object]:
     data = work / f"replicas-{replicas}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("VEIL_")}
-    env.update(SECRETS, VEIL_DATABASE_URL=database_url, VEIL_WORKERS=str(args.workers), VEIL_CLASSES=args.classes,
-               VEIL_POLL_SECONDS="0.5")
+    env.update(
+        SECRETS,
+        VEIL_DATABASE_URL=database_url,
+        VEIL_WORKERS=str(args.workers),
+        VEIL_CLASSES=args.classes,
+        VEIL_POLL_SECONDS="0.5",
+    )
     started = [start_replica(data, env, work / f"replicas-{replicas}-{index}.log") for index in range(replicas)]
     try:
         uploaded = upload_all(clip, data / "source", args.uploads)
@@ -114,7 +126,9 @@ def run(replicas: int, clip: Path, args: argparse.Namespace, database_url: str, 
     latencies = sorted(finished[name] - uploaded[name] for name in uploaded)
     span = max(finished.values()) - min(uploaded.values())
     return {
-        "replicas": replicas, "uploads": args.uploads, "jobs_per_hour": round(args.uploads / span * 3600, 1),
+        "replicas": replicas,
+        "uploads": args.uploads,
+        "jobs_per_hour": round(args.uploads / span * 3600, 1),
         "p50_seconds": round(statistics.median(latencies), 2),
         "p95_seconds": round(latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))], 2),
         "peak_rss_mb": rss,
@@ -142,10 +156,18 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{'replicas':>8} {'uploads':>7} {'jobs/hour':>10} {'p50 s':>7} {'p95 s':>7}  peak RSS per replica (MB)")
     for row in rows:
-        print(f"{row['replicas']:>8} {row['uploads']:>7} {row['jobs_per_hour']:>10} {row['p50_seconds']:>7} "
-              f"{row['p95_seconds']:>7}  {row['peak_rss_mb']}")
-    result = {"cpu": cpu_model(), "cores": os.cpu_count(), "clip": {"seconds": args.seconds, "size": args.size},
-              "classes": args.classes, "workers_per_replica": args.workers, "runs": rows}
+        print(
+            f"{row['replicas']:>8} {row['uploads']:>7} {row['jobs_per_hour']:>10} {row['p50_seconds']:>7} "
+            f"{row['p95_seconds']:>7}  {row['peak_rss_mb']}"
+        )
+    result = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "clip": {"seconds": args.seconds, "size": args.size},
+        "classes": args.classes,
+        "workers_per_replica": args.workers,
+        "runs": rows,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
 

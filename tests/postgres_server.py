@@ -43,8 +43,12 @@ class PostgresServer:
 
     def _run(self, *command: str) -> None:
         subprocess.run(
-            [str(self.bin_dir / command[0]), *command[1:]], check=True, user=self.user,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root,
+            [str(self.bin_dir / command[0]), *command[1:]],
+            check=True,
+            user=self.user,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=self.root,
         )
 
     def init(self) -> None:
@@ -75,7 +79,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     """Initialise and start a cluster; stop it and remove its folder at the end."""
     bin_dir = server_bin()
     if bin_dir is None:
-        raise FileNotFoundError("PostgreSQL's initdb is not installed (python3 dev.py test installs Debian's postgresql)")
+        raise FileNotFoundError(
+            "PostgreSQL's initdb is not installed (python3 dev.py test installs Debian's postgresql)"
+        )
     root = Path(tempfile.mkdtemp(prefix="veil-pg-"))
     server = PostgresServer(bin_dir, root)
     if server.user is not None:

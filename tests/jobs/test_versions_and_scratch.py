@@ -52,8 +52,9 @@ def test_a_source_replaced_mid_job_publishes_nothing_and_the_new_version_wins(
         process_job(first, local, progress=replace_once, options=OPTIONS)
     assert list(local.list_objects("output")) == []
 
-    second, created = jobs.create(source_bucket="source", source_key=KEY, source_etag=local.head("source", KEY).etag,
-                                  output_bucket="output")
+    second, created = jobs.create(
+        source_bucket="source", source_key=KEY, source_etag=local.head("source", KEY).etag, output_bucket="output"
+    )
     assert created
     result = process_job(second, local, progress=lambda done, total: None, options=OPTIONS)
     video = tmp_path / "out.mp4"
@@ -71,8 +72,10 @@ def test_a_job_whose_source_changed_before_it_ran_fails_once_with_a_clear_messag
     assert (superseded.state, superseded.attempts) == (JobState.FAILED, 1)
     assert "replaced by a newer version" in (superseded.message or "")
     assert done.state is JobState.SUCCEEDED and done.output_etags is not None
-    assert done.output_etags == (local.head("output", done.output_key or "").etag,
-                                 local.head("output", done.detections_key or "").etag)
+    assert done.output_etags == (
+        local.head("output", done.output_key or "").etag,
+        local.head("output", done.detections_key or "").etag,
+    )
 
 
 def test_scratch_lives_in_the_work_dir_and_dead_attempts_are_swept(
@@ -86,7 +89,9 @@ def test_scratch_lives_in_the_work_dir_and_dead_attempts_are_swept(
     )
     assert jobs.claim("another-replica", 60).job_id == held.job_id  # type: ignore[union-attr]  # alive elsewhere
     assert jobs.claim("killed-replica", 1.5).job_id == taken.job_id  # type: ignore[union-attr]  # until its lease ends
-    leftovers = {job_id: work / f"veil-job-{job_id}-x1y2" for job_id in (held.job_id, taken.job_id, gone.job_id, "0" * 32)}
+    leftovers = {
+        job_id: work / f"veil-job-{job_id}-x1y2" for job_id in (held.job_id, taken.job_id, gone.job_id, "0" * 32)
+    }
     for folder in leftovers.values():
         folder.mkdir(parents=True)
         (folder / "source.mov").write_bytes(b"un-anonymized footage")

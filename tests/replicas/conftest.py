@@ -55,22 +55,36 @@ def database(postgres: PostgresServer) -> str:
 
 
 def s3_client(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, store: Relay, buckets: tuple[str, str], database: str) -> Iterator[Callable[..., list[VeilServer]]]:
-    """Start ``count`` replicas at once (each its own data folder for scratch; the database, store and secrets shared)."""
+def replicas(
+    tmp_path: Path, store: Relay, buckets: tuple[str, str], database: str
+) -> Iterator[Callable[..., list[VeilServer]]]:
+    """Start ``count`` replicas at once: each its own data folder (scratch); database, store and secrets shared."""
     started: list[VeilServer] = []
     shared = {
-        **SECRETS_ENV, **AWS_ENV, "VEIL_S3_ENDPOINT": store.url, "VEIL_S3_REGION": "us-east-1",
-        "VEIL_DATABASE_URL": database, "VEIL_SOURCE_BUCKET": buckets[0], "VEIL_OUTPUT_BUCKET": buckets[1],
+        **SECRETS_ENV,
+        **AWS_ENV,
+        "VEIL_S3_ENDPOINT": store.url,
+        "VEIL_S3_REGION": "us-east-1",
+        "VEIL_DATABASE_URL": database,
+        "VEIL_SOURCE_BUCKET": buckets[0],
+        "VEIL_OUTPUT_BUCKET": buckets[1],
         "VEIL_STOP_GRACE_SECONDS": "2",
     }
 
     def start(count: int = 1, **env: str) -> list[VeilServer]:
-        servers = [VeilServer(tmp_path / f"replica-{len(started) + index}", env={**shared, **env}) for index in range(count)]
+        servers = [
+            VeilServer(tmp_path / f"replica-{len(started) + index}", env={**shared, **env}) for index in range(count)
+        ]
         started.extend(servers)
         with ThreadPoolExecutor(count) as pool:
             return list(pool.map(VeilServer.start, servers))

@@ -53,7 +53,11 @@ def running_on(store: JobStore, server: VeilServer) -> list[Job]:
     """Jobs a replica is part-way through (worker ids name the process)."""
     assert server.process is not None
     marker = f"-{server.process.pid}-"
-    return [job for job in all_jobs(store) if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done]
+    return [
+        job
+        for job in all_jobs(store)
+        if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done
+    ]
 
 
 def wait_all_finished(store: JobStore, count: int, timeout: float = 150) -> list[Job]:
@@ -84,8 +88,14 @@ def upload(moto: str, bucket: str, keys: list[str], clip: Path) -> None:
         s3.upload_file(str(clip), bucket, key)
 
 
-def test_a_replica_killed_mid_job_loses_nothing(replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str],
-                                                db: JobStore, clip: Path, tmp_path: Path) -> None:
+def test_a_replica_killed_mid_job_loses_nothing(
+    replicas: Callable[..., list[VeilServer]],
+    moto: str,
+    buckets: tuple[str, str],
+    db: JobStore,
+    clip: Path,
+    tmp_path: Path,
+) -> None:
     first, second = replicas(2)
     keys = [f"cam/{index}.mp4" for index in range(6)]
     upload(moto, buckets[0], keys, clip)
@@ -110,9 +120,17 @@ def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
     servers = replicas(2)
     upload(moto, buckets[0], ["one.mp4"], clip)
     head = s3_client(moto).head_object(Bucket=buckets[0], Key="one.mp4")
-    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
-        "bucket": {"name": buckets[0]}, "object": {"key": "one.mp4", "size": head["ContentLength"], "eTag": head["ETag"].strip('"')},
-    }}]}
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": buckets[0]},
+                    "object": {"key": "one.mp4", "size": head["ContentLength"], "eTag": head["ETag"].strip('"')},
+                },
+            }
+        ]
+    }
     answers = [servers[index % 2].api("POST", "/events/s3", json=event).json()["jobs"][0] for index in range(5)]
     assert len({answer["job_id"] for answer in answers}) == 1
     (job,) = wait_all_finished(db, 1)
@@ -121,8 +139,9 @@ def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
     assert len(all_jobs(db)) == 1
 
 
-def test_sigterm_hands_the_job_to_another_replica(replicas: Callable[..., list[VeilServer]], moto: str,
-                                                   buckets: tuple[str, str], db: JobStore, tmp_path: Path) -> None:
+def test_sigterm_hands_the_job_to_another_replica(
+    replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str], db: JobStore, tmp_path: Path
+) -> None:
     servers = replicas(2)
     upload(moto, buckets[0], ["long.mp4"], make_clip(tmp_path / "long.mp4", frames=FRAMES * 3))
 
@@ -142,12 +161,21 @@ def test_sigterm_hands_the_job_to_another_replica(replicas: Callable[..., list[V
     assert second.stop(), second.output()
 
 
-def test_a_database_restart_mid_run_loses_no_job(replicas: Callable[..., list[VeilServer]], postgres: Any, moto: str,
-                                                 buckets: tuple[str, str], db: JobStore, clip: Path, tmp_path: Path) -> None:
+def test_a_database_restart_mid_run_loses_no_job(
+    replicas: Callable[..., list[VeilServer]],
+    postgres: Any,
+    moto: str,
+    buckets: tuple[str, str],
+    db: JobStore,
+    clip: Path,
+    tmp_path: Path,
+) -> None:
     servers = replicas(2)
     keys = [f"db/{index}.mp4" for index in range(4)]
     upload(moto, buckets[0], keys, clip)
-    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05)
+    wait_for(
+        lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05
+    )
     postgres.stop()
     time.sleep(2)
     postgres.start()
@@ -159,15 +187,26 @@ def test_a_database_restart_mid_run_loses_no_job(replicas: Callable[..., list[Ve
         assert server.api("GET", "/readyz").status_code == 200
 
 
-def test_an_unreachable_object_store_for_ten_seconds(replicas: Callable[..., list[VeilServer]], store: Relay, moto: str,
-                                                    buckets: tuple[str, str], db: JobStore, clip: Path, tmp_path: Path) -> None:
+def test_an_unreachable_object_store_for_ten_seconds(
+    replicas: Callable[..., list[VeilServer]],
+    store: Relay,
+    moto: str,
+    buckets: tuple[str, str],
+    db: JobStore,
+    clip: Path,
+    tmp_path: Path,
+) -> None:
     servers = replicas(2)
     keys = [f"net/{index}.mp4" for index in range(4)]
     upload(moto, buckets[0], keys, clip)
-    wait_for(lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05)
+    wait_for(
+        lambda: any(job.detail == "running" and job.frames_done for job in all_jobs(db)), 90, "a job part-way", 0.05
+    )
     store.cut()
     try:
-        wait_for(lambda: all(server.api("GET", "/readyz").status_code == 503 for server in servers), 15, "not ready", 0.2)
+        wait_for(
+            lambda: all(server.api("GET", "/readyz").status_code == 503 for server in servers), 15, "not ready", 0.2
+        )
         time.sleep(8)
         assert [server.api("GET", "/readyz").json()["checks"]["source_bucket"] for server in servers] == [False, False]
     finally:
@@ -178,8 +217,9 @@ def test_an_unreachable_object_store_for_ten_seconds(replicas: Callable[..., lis
     assert_published_once_and_whole(moto, buckets, keys, tmp_path)
 
 
-def test_page_tokens_from_one_replica_work_on_another(replicas: Callable[..., list[VeilServer]], moto: str,
-                                                      buckets: tuple[str, str], db: JobStore, tmp_path: Path) -> None:
+def test_page_tokens_from_one_replica_work_on_another(
+    replicas: Callable[..., list[VeilServer]], moto: str, buckets: tuple[str, str], db: JobStore, tmp_path: Path
+) -> None:
     from veil.samples import render_sample_clip
 
     servers = replicas(2)

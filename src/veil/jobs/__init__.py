@@ -11,4 +11,7 @@ from veil.jobs.process import LeaseLost, process_job
 from veil.jobs.store import JobStore, open_job_store
 from veil.jobs.workers import WorkerPool
 
-__all__ = ["Job", "JobState", "JobStore", "LeaseLost", "OutputKeys", "WorkerPool", "open_job_store", "output_name", "process_job"]
+__all__ = [
+    "Job", "JobState", "JobStore", "LeaseLost", "OutputKeys", "WorkerPool",
+    "open_job_store", "output_name", "process_job",
+]

@@ -11,19 +11,26 @@ from prometheus_client import Counter, Histogram
 from veil.jobs.models import Job
 
 JOB_SECONDS = Histogram(
-    "veil_job_duration_seconds", "Seconds an attempt took, from claim to outcome", ["outcome"],
+    "veil_job_duration_seconds",
+    "Seconds an attempt took, from claim to outcome",
+    ["outcome"],
     buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
 )
 JOB_FPS = Histogram(
-    "veil_job_fps", "Frames per second of each successful attempt (frames / attempt seconds)",
+    "veil_job_fps",
+    "Frames per second of each successful attempt (frames / attempt seconds)",
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 240, 480, float("inf")),
 )
 TAKEOVERS = Counter("veil_lease_takeovers_total", "Jobs taken over from a worker whose lease ran out (killed or stuck)")
 RETRIES = Counter(
-    "veil_job_retries_total", "Attempts handed back to the queue to be tried again", ["reason"],
+    "veil_job_retries_total",
+    "Attempts handed back to the queue to be tried again",
+    ["reason"],
 )
 STAGE_SECONDS = Counter(
-    "veil_stage_seconds_total", "Seconds of work per pipeline stage in successful jobs (detect_face, encode, ...)", ["stage"],
+    "veil_stage_seconds_total",
+    "Seconds of work per pipeline stage in successful jobs (detect_face, encode, ...)",
+    ["stage"],
 )
 
 

@@ -54,7 +54,7 @@ class Job:
     output_etags: tuple[str, str] | None = None
     taken_over: bool = False
     """Whether the current (or last) attempt took the job over from a worker whose lease had run out."""
-    """The ETags of the video and detections this job published (None before it succeeded, or if made before they were kept)."""
+    """The ETags of the video and detections this job published (None before it succeeded, or from an older veil)."""
 
 
 def output_name(source_key: str) -> str:

@@ -41,7 +41,13 @@ class PostgresJobStore(SqlJobStore):
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 10.0) -> None:
         self.url = redact(url)
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size, timeout=timeout, open=False, name="veil-jobs", reconnect_timeout=30,
+            url,
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout,
+            open=False,
+            name="veil-jobs",
+            reconnect_timeout=30,
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
             check=ConnectionPool.check_connection,
         )
@@ -94,4 +100,3 @@ class PostgresJobStore(SqlJobStore):
 def _placeholders(sql: str) -> Any:
     """The shared statements' ``?`` placeholders in psycopg's style."""
     return sql.replace("?", "%s")
-

@@ -94,7 +94,7 @@ def process_job(
         objects.upload(job.output_bucket, keys.video, video, "video/mp4")
         _check(still_owner, job, objects)
         objects.upload(job.output_bucket, keys.detections, detections, "application/json")
-    published = (objects.head(job.output_bucket, keys.video).etag, objects.head(job.output_bucket, keys.detections).etag)
+    published = tuple(objects.head(job.output_bucket, key).etag for key in (keys.video, keys.detections))
     return {
         "output_key": keys.video,
         "detections_key": keys.detections,

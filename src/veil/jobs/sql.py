@@ -69,7 +69,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS veil_schema (version INTEGER NOT NULL)"
 
-# A job a worker may take (both ? are now): waiting (and not told to wait longer), or running under a lease that has run out.
+# A job a worker may take (both ? are now): waiting (and not told to wait longer),
+# or running under a lease that has run out.
 CLAIMABLE = (
     "state = 'IN_PROGRESS' AND ((detail = 'queued' AND (retry_at IS NULL OR retry_at <= ?))"
     " OR (detail = 'running' AND lease_expires < ?))"
@@ -130,8 +131,19 @@ class SqlJobStore(JobStore):
                    frames_done, timings, created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', 'queued', 0, ?, ?, ?, 0, '{}', ?, ?)
                ON CONFLICT DO NOTHING""",
-            (job_id, source_bucket, source_key, source_etag, output_bucket, output_name(source_key),
-             max_attempts, client_request_token, job_tag, now, now),
+            (
+                job_id,
+                source_bucket,
+                source_key,
+                source_etag,
+                output_bucket,
+                output_name(source_key),
+                max_attempts,
+                client_request_token,
+                job_tag,
+                now,
+                now,
+            ),
         )
         if inserted:
             return self.get(job_id), True
@@ -180,7 +192,10 @@ class SqlJobStore(JobStore):
         return jobs, (jobs[-1].job_id if len(rows) > limit else None)
 
     def counts(self) -> dict[str, int]:
-        found = {row["detail"]: row["jobs"] for row in self._rows("SELECT detail, COUNT(*) AS jobs FROM jobs GROUP BY detail")}
+        found = {
+            row["detail"]: row["jobs"]
+            for row in self._rows("SELECT detail, COUNT(*) AS jobs FROM jobs GROUP BY detail")
+        }
         return {detail: int(found.get(detail, 0)) for detail in DETAILS}
 
     # -- leases ------------------------------------------------------------------
@@ -211,19 +226,34 @@ class SqlJobStore(JobStore):
         )
 
     def heartbeat(
-        self, job_id: str, worker_id: str, lease_seconds: float, *, frames_done: int, frames_total: int | None, fps: float | None
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        frames_done: int,
+        frames_total: int | None,
+        fps: float | None,
     ) -> bool:
         now = time.time()
         return bool(
             self._execute(
-                f"UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, fps = ?, updated_at = ? WHERE {_HELD}",
+                "UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, fps = ?, updated_at = ?"
+                f" WHERE {_HELD}",
                 (now + lease_seconds, frames_done, frames_total, fps, now, job_id, worker_id),
             )
         )
 
     def succeed(
-        self, job_id: str, worker_id: str, *, output_key: str, detections_key: str, timings: dict[str, float],
-        video_metadata: dict[str, Any], output_etags: tuple[str, str] | None = None,
+        self,
+        job_id: str,
+        worker_id: str,
+        *,
+        output_key: str,
+        detections_key: str,
+        timings: dict[str, float],
+        video_metadata: dict[str, Any],
+        output_etags: tuple[str, str] | None = None,
     ) -> bool:
         now = time.time()
         video_etag, detections_etag = output_etags or (None, None)
@@ -234,8 +264,18 @@ class SqlJobStore(JobStore):
                        video_etag = ?, detections_etag = ?,
                        frames_done = COALESCE(frames_total, frames_done), finished_at = ?, updated_at = ?
                     WHERE {_HELD}""",
-                (output_key, detections_key, json.dumps(timings), json.dumps(video_metadata),
-                 video_etag, detections_etag, now, now, job_id, worker_id),
+                (
+                    output_key,
+                    detections_key,
+                    json.dumps(timings),
+                    json.dumps(video_metadata),
+                    video_etag,
+                    detections_etag,
+                    now,
+                    now,
+                    job_id,
+                    worker_id,
+                ),
             )
         )
 

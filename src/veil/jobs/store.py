@@ -35,7 +35,10 @@ class JobStore(ABC):
         job_tag: str | None = None,
         max_attempts: int = 3,
     ) -> tuple[Job, bool]:
-        """Queue a job; ``(job, created)``. An object (bucket, key, ETag) or a request token already seen returns its job."""
+        """Queue a job; ``(job, created)``.
+
+        An object (bucket, key, ETag) or a request token already seen returns its job.
+        """
 
     @abstractmethod
     def get(self, job_id: str) -> Job:
@@ -57,14 +60,28 @@ class JobStore(ABC):
 
     @abstractmethod
     def heartbeat(
-        self, job_id: str, worker_id: str, lease_seconds: float, *, frames_done: int, frames_total: int | None, fps: float | None
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        frames_done: int,
+        frames_total: int | None,
+        fps: float | None,
     ) -> bool:
         """Extend the lease and store progress; False if this worker no longer holds the job."""
 
     @abstractmethod
     def succeed(
-        self, job_id: str, worker_id: str, *, output_key: str, detections_key: str, timings: dict[str, float],
-        video_metadata: dict[str, Any], output_etags: tuple[str, str] | None = None,
+        self,
+        job_id: str,
+        worker_id: str,
+        *,
+        output_key: str,
+        detections_key: str,
+        timings: dict[str, float],
+        video_metadata: dict[str, Any],
+        output_etags: tuple[str, str] | None = None,
     ) -> bool:
         """Mark the job done; False (and no change) if this worker no longer holds it.
 

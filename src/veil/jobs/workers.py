@@ -159,7 +159,8 @@ class Worker:
             log.warning("job %s: handed back for %g s: %s", job.job_id, STORE_RETRY_SECONDS, error)
             metrics.retried("storage")
             message = f"waiting for storage to answer again: {error}"
-            return "handed back", partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
+            release = partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
+            return "handed back", release
         except Exception as error:
             if not isinstance(error, VeilError):
                 log.exception("job %s: internal error", job.job_id)

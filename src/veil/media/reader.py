@@ -125,7 +125,8 @@ class VideoReader:
                 raise InputError(f"input {self._path}: frame {index} has no timestamp")
             if last is not None and pts <= last:
                 raise InputError(
-                    f"input {self._path}: broken timestamps: frame {index} is at pts {pts}, not after frame {index - 1}'s {last};"
+                    f"input {self._path}: broken timestamps: frame {index} is at pts {pts},"
+                    f" not after frame {index - 1}'s {last};"
                     " re-time the file (e.g. ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB OUT) and try again"
                 )
             last = pts

@@ -27,7 +27,7 @@ def serve(
     ray_address: Annotated[Optional[str], _option("VEIL_RAY_ADDRESS", "a local Ray instance", "With --engine ray: auto, ray://HOST:PORT or HOST:PORT.")] = None,
     jobs: Annotated[Optional[int], _option("VEIL_JOBS", "1 (local) or the cluster's CPUs (ray)", "Segments of one video processed at once.")] = None,
     segment_seconds: Annotated[Optional[float], _option("VEIL_SEGMENT_SECONDS", "duration / jobs, at least 10 s", "Split videos at keyframes into segments of about this length.")] = None,
-    log_format: Annotated[Optional[str], _option("VEIL_LOG_FORMAT", "text", "Log lines as text, or json: one object a line, with the job_id of a job's work.")] = None,
+    log_format: Annotated[Optional[str], _option("VEIL_LOG_FORMAT", "text", "Log lines: text or json.")] = None,
 ) -> None:
     """Anonymize every video that lands in the source bucket, with a job API that existing clients can call.
 
@@ -77,8 +77,10 @@ def serve(
     if secrets_file is not None:
         log.info("credentials not set in the environment are in %s (readable only by you)", secrets_file)
         if not (settings.database_url or "").startswith("sqlite:"):
-            log.warning("replicas on one job store must share VEIL_API_TOKEN, VEIL_ACCESS_KEY_ID and VEIL_SECRET_ACCESS_KEY: "
-                        "set them in the environment of every replica")
+            log.warning(
+                "replicas on one job store must share VEIL_API_TOKEN, VEIL_ACCESS_KEY_ID and "
+                "VEIL_SECRET_ACCESS_KEY: set them in the environment of every replica"
+            )
     log.info(
         "serving on http://%s:%s with %d workers on the %s engine; watching bucket %r, writing to %r",
         settings.host, settings.port, settings.workers, settings.engine, settings.source_bucket, settings.output_bucket,

@@ -19,7 +19,9 @@ from prometheus_client.registry import Collector
 from veil.errors import VeilError
 from veil.jobs import JobStore
 
-HTTP_REQUESTS = Counter("veil_http_requests_total", "HTTP requests answered, by route and status", ["route", "method", "status"])
+HTTP_REQUESTS = Counter(
+    "veil_http_requests_total", "HTTP requests answered, by route and status", ["route", "method", "status"]
+)
 HTTP_SECONDS = Histogram("veil_http_request_duration_seconds", "Seconds to answer an HTTP request", ["route", "method"])
 
 
@@ -39,11 +41,15 @@ class JobStoreCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        jobs = GaugeMetricFamily("veil_jobs", "Jobs in the job store by state (the same on every replica)", labels=["state"])
+        jobs = GaugeMetricFamily(
+            "veil_jobs", "Jobs in the job store by state (the same on every replica)", labels=["state"]
+        )
         for state, count in counts.items():
             jobs.add_metric([state], count)
         yield jobs
-        yield GaugeMetricFamily("veil_queue_depth", "Jobs waiting for a worker (the same on every replica)", value=counts["queued"])
+        yield GaugeMetricFamily(
+            "veil_queue_depth", "Jobs waiting for a worker (the same on every replica)", value=counts["queued"]
+        )
 
 
 def instrument(app: FastAPI, store: JobStore) -> None:

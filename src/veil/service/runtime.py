@@ -54,8 +54,8 @@ class Service:
             )
             options["jobs"] = engine.jobs
         pool = WorkerPool(
-            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options, engine=engine,
-            work_dir=settings.scratch_dir,
+            jobs, objects, workers=settings.workers, lease_seconds=settings.lease_seconds, options=options,
+            engine=engine, work_dir=settings.scratch_dir,
         )
         return cls(
             settings=settings,

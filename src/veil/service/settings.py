@@ -58,16 +58,19 @@ class ServiceSettings(BaseSettings):
         "default sqlite:///DATA_DIR/veil.db",
     )
     scratch_dir: Path | None = Field(
-        None, description="where jobs stage the source and partial outputs (un-anonymized: keep it private); default DATA_DIR/scratch",
+        None,
+        description="where jobs stage the source and partial outputs (un-anonymized: keep it private); "
+        "default DATA_DIR/scratch",
     )
     suffixes: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)")
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
-    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or as JSON objects with a job_id")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or JSON objects with a job_id")
     stop_grace_seconds: float = Field(
-        8.0, ge=0, description="on SIGTERM, running jobs get this long to finish before they are handed back to the queue; "
-        "keep it under the container's stop timeout (docker: 10 s), the exit takes about 2 s more",
+        8.0, ge=0,
+        description="on SIGTERM, running jobs get this long to finish or be handed back to the queue; "
+        "keep it under the container's stop timeout (docker: 10 s)",
     )
     write_frames: bool = Field(False, description="also write per-frame PNGs (<name>/images/, <name>/mosaic/)")
     classes: Annotated[tuple[str, ...], NoDecode] = Field(CLASSES, description="what to cover: face, plate")
