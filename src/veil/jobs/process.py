@@ -66,7 +66,7 @@ def process_job(
     the job cannot be done (InputError for a file that is not a usable video),
     and LeaseLost when ``still_owner`` says the job is no longer ours; in both
     cases the output bucket is not touched after the failure. The source and
-    the outputs are staged in a temporary folder inside ``work_dir`` (default:
+    the outputs are staged in ``work_dir/veil-job-<job id>-*`` (default: in
     the system's temporary folder), removed when the job ends. ``engine`` runs
     the video's segments (default: as ``options`` say, in this process or a pool
     of its own); its progress is the frames of the segments finished so far.
@@ -87,14 +87,7 @@ def process_job(
         except VeilError as error:  # name the object, not the temporary copy
             raise type(error)(str(error).replace(str(source), f"{job.source_bucket}/{job.source_key}")) from error
         metadata = VideoMetadata.from_info(probe(source))
-        if frames is not None:
-            _check(still_owner, job, objects)
-            _publish_frames(objects, job.output_bucket, keys, frames)
-        _check(still_owner, job, objects)
-        objects.upload(job.output_bucket, keys.video, video, "video/mp4")
-        _check(still_owner, job, objects)
-        objects.upload(job.output_bucket, keys.detections, detections, "application/json")
-    published = tuple(objects.head(job.output_bucket, key).etag for key in (keys.video, keys.detections))
+        published = _publish(objects, job, video, detections, frames, still_owner)
     return {
         "output_key": keys.video,
         "detections_key": keys.detections,
@@ -126,6 +119,23 @@ def _check_version(job: Job, etag: str) -> None:
             f"{job.source_bucket}/{job.source_key} was replaced by a newer version while this job ran; "
             "the newer version's job publishes the output"
         )
+
+
+def _publish(
+    objects: ObjectStore, job: Job, video: Path, detections: Path, frames: Path | None,
+    still_owner: Callable[[], bool] | None,
+) -> tuple[str, str]:
+    """Frames (if any), the video, then detections.json, each group only while the job is ours and its source
+    unchanged; the ETags of the video and detections as published."""
+    keys = OutputKeys(job.output_prefix)
+    if frames is not None:
+        _check(still_owner, job, objects)
+        _publish_frames(objects, job.output_bucket, keys, frames)
+    _check(still_owner, job, objects)
+    objects.upload(job.output_bucket, keys.video, video, "video/mp4")
+    _check(still_owner, job, objects)
+    objects.upload(job.output_bucket, keys.detections, detections, "application/json")
+    return objects.head(job.output_bucket, keys.video).etag, objects.head(job.output_bucket, keys.detections).etag
 
 
 def _publish_frames(objects: ObjectStore, bucket: str, keys: OutputKeys, frames: Path) -> None:

@@ -52,14 +52,10 @@ def serve(
     Accepted aliases: OUTPUT_BUCKET, MAX_WORKERS, FACE_MIN_CONFIDENCE and
     LICENSE_PLATE_MIN_CONFIDENCE (percent).
     """
-    import logging
-
-    import uvicorn
-
     from veil.logs import configure as configure_logs
     from veil.service.app import create_app
     from veil.service.credentials import resolve_secrets
-    from veil.service.serving import GracefulServer
+    from veil.service.serving import run_server
     from veil.service.settings import load_settings
 
     try:
@@ -73,20 +69,5 @@ def serve(
     except (VeilError, OSError) as error:
         print(f"veil: error: {error}", file=sys.stderr)
         raise typer.Exit(getattr(error, "exit_code", 1)) from None
-    log = logging.getLogger("veil")
-    if secrets_file is not None:
-        log.info("credentials not set in the environment are in %s (readable only by you)", secrets_file)
-        if not (settings.database_url or "").startswith("sqlite:"):
-            log.warning(
-                "replicas on one job store must share VEIL_API_TOKEN, VEIL_ACCESS_KEY_ID and "
-                "VEIL_SECRET_ACCESS_KEY: set them in the environment of every replica"
-            )
-    log.info(
-        "serving on http://%s:%s with %d workers on the %s engine; watching bucket %r, writing to %r",
-        settings.host, settings.port, settings.workers, settings.engine, settings.source_bucket, settings.output_bucket,
-    )
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="info", log_config=None, timeout_graceful_shutdown=1
-    )
-    GracefulServer(config).run()
+    run_server(app, settings, secrets_file)
 
