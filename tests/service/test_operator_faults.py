@@ -51,7 +51,11 @@ def test_sigterm_hands_the_running_job_back_within_the_grace_period_and_exits_0(
     assert "Application shutdown complete" in server.output()
     assert not (data / "output" / "long").exists()  # nothing half-published
 
+    leftover = data / "scratch" / f"veil-job-{'f' * 32}-k1ll3d"  # as a kill -9 leaves it: un-anonymized footage
+    leftover.mkdir(parents=True, exist_ok=True)
+    (leftover / "source.mp4").write_bytes(b"un-anonymized")
     again = launch(data)  # the job was handed back, not lost: the next start runs it without counting an attempt
+    assert not leftover.exists()  # swept at start-up
     job = again.wait_finished("long.mp4", timeout=120)
     assert (job["state"], job["attempts"]) == ("SUCCEEDED", 1), job
     assert [p.name for p in (data / "scratch").iterdir()] == []

@@ -137,7 +137,9 @@ class Worker:
                 outcome, record = self._attempt(job, lease)
                 if record is not None:
                     self._record(job, record)
-                metrics.finished(outcome, time.monotonic() - started, frames=lease.frames_done)
+                seconds = time.monotonic() - started
+                log.info("job %s: %s after %.1f s (%d frames)", job.job_id, outcome, seconds, lease.frames_done)
+                metrics.finished(outcome, seconds, frames=lease.frames_done)
             finally:
                 self.lease = None
 
