@@ -11,7 +11,9 @@ dependencies (uv.lock) into .venv/. Extra arguments go to the command run.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -63,8 +65,21 @@ def demo(extra: list[str]) -> None:
     )
 
 
+def ensure_postgres() -> None:
+    """PostgreSQL's server, which the job store and replica tests start: Debian's package, installed if missing."""
+    if shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    if not shutil.which("apt-get") or getattr(os, "geteuid", lambda: -1)() != 0:
+        print("dev.py: PostgreSQL's server is not installed; the PostgreSQL tests will be skipped", file=sys.stderr)
+        return
+    os.environ["DEBIAN_FRONTEND"] = "noninteractive"
+    run("apt-get", "update", "-q")
+    run("apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql")
+
+
 def test(extra: list[str]) -> None:
     bin_dir = setup()
+    ensure_postgres()
     run(bin_dir / "python", "-m", "pytest", *extra)
 
 

@@ -1,25 +1,34 @@
-"""The job store on a real SQLite file: deduplication, leases, retries, progress, pages."""
+"""The job store on a real SQLite file and a real PostgreSQL server: deduplication, leases, retries, progress, pages,
+schema versions."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from veil.errors import ConfigError, JobNotFound
-from veil.jobs import Job, JobState, JobStore
+from veil.errors import ConfigError, JobNotFound, StorageError
+from veil.jobs import Job, JobState, JobStore, open_job_store
+from veil.jobs.postgres import PostgresJobStore
+from veil.jobs.sql import MIGRATIONS
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").new_database()
     return f"sqlite:///{tmp_path}/jobs/veil.db"
 
 
 @pytest.fixture
-def store(url: str) -> JobStore:
-    return JobStore(url)
+def store(url: str) -> Iterator[JobStore]:
+    opened = open_job_store(url)
+    yield opened
+    opened.close()
 
 
 def new(store: JobStore, key: str = "in/clip one.mov", etag: str = "e1", **extra: object) -> tuple[Job, bool]:
@@ -69,7 +78,7 @@ def test_unknown_job(store: JobStore) -> None:
 
 def test_claims_are_exclusive_across_threads_and_connections(url: str) -> None:
     """Four threads on two connections (as two processes would have) take 40 jobs: each exactly once."""
-    stores = [JobStore(url), JobStore(url)]
+    stores = [open_job_store(url), open_job_store(url)]
     for index in range(40):
         new(stores[0], key=f"k{index}.mov")
     taken: list[str] = []
@@ -92,7 +101,7 @@ def test_claim_takes_the_oldest_first(store: JobStore) -> None:
     first, _ = new(store, key="1.mov")
     new(store, key="2.mov")
     claimed = store.claim("w", 30)
-    assert claimed is not None and claimed.job_id == first.job_id
+    assert claimed is not None and claimed.job_id == first.job_id and not claimed.taken_over
     assert (claimed.detail, claimed.attempts, claimed.worker_id) == ("running", 1, "w")
 
 
@@ -102,7 +111,7 @@ def test_an_expired_lease_lets_another_worker_take_the_job(store: JobStore) -> N
     assert store.claim("alive", 30) is None  # leased
     time.sleep(0.3)
     taken = store.claim("alive", 30)
-    assert taken is not None and taken.job_id == job.job_id and taken.attempts == 2
+    assert taken is not None and taken.job_id == job.job_id and taken.attempts == 2 and taken.taken_over
     assert not store.heartbeat(job.job_id, "dead", 30, frames_done=5, frames_total=10, fps=1.0)
     assert not store.succeed(job.job_id, "dead", output_key="x", detections_key="y", timings={}, video_metadata={})
     assert store.heartbeat(job.job_id, "alive", 30, frames_done=1, frames_total=10, fps=2.0)
@@ -212,6 +221,7 @@ def test_list_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
     assert [job.job_id for job in store.list(state=JobState.SUCCEEDED)[0]] == [ids[0]]
     assert [job.job_id for job in store.list(state=JobState.FAILED)[0]] == [ids[1]]
     assert len(store.list(state=JobState.IN_PROGRESS)[0]) == 5
+    assert store.counts() == {"queued": 5, "running": 0, "succeeded": 1, "failed": 1}
     with pytest.raises(ConfigError):
         store.list(limit=0)
     with pytest.raises(JobNotFound):
@@ -219,23 +229,152 @@ def test_list_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
 
 
 def test_jobs_survive_a_restart(url: str) -> None:
-    first = JobStore(url)
+    first = open_job_store(url)
     job, _ = new(first)
     first.claim("w", 30)
     first.close()
-    reopened = JobStore(url)
+    reopened = open_job_store(url)
     assert reopened.get(job.job_id).detail == "running"
 
 
-@pytest.mark.parametrize("bad", ["postgresql://user@host/db", "mysql://host/db", "sqlite://", "veil.db"])
+@pytest.mark.parametrize("bad", ["mysql://host/db", "sqlite://", "veil.db"])
 def test_unsupported_urls_say_what_to_use(bad: str) -> None:
     with pytest.raises(ConfigError, match="sqlite:///"):
-        JobStore(bad)
+        open_job_store(bad)
 
 
 def test_relative_and_in_memory_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    JobStore("sqlite:///rel/veil.db")
+    open_job_store("sqlite:///rel/veil.db")
     assert (tmp_path / "rel" / "veil.db").exists()
-    memory = JobStore("sqlite:///:memory:")
+    memory = open_job_store("sqlite:///:memory:")
     assert new(memory)[1]
+
+
+def _set_version(url: str, version: int) -> None:
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            db.execute("UPDATE veil_schema SET version = ?", (version,))
+    else:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute("UPDATE veil_schema SET version = %s", (version,))
+
+
+def test_a_database_newer_than_the_code_is_refused_in_one_line(url: str) -> None:
+    job, _ = new(open_job_store(url))
+    _set_version(url, len(MIGRATIONS) + 1)
+    with pytest.raises(ConfigError) as caught:
+        open_job_store(url)
+    message = str(caught.value)
+    assert "\n" not in message and f"schema version {len(MIGRATIONS) + 1}" in message and "upgrade veil" in message
+    _set_version(url, len(MIGRATIONS))
+    assert open_job_store(url).get(job.job_id) == job  # refused, not touched
+
+
+def test_a_database_from_before_schema_versions_is_migrated(tmp_path: Path) -> None:
+    """A job database of the first release (no version table, no ETag columns) keeps its jobs and gains the columns."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute(
+            """INSERT INTO jobs (job_id, source_bucket, source_key, source_etag, output_bucket, output_prefix,
+                   state, detail, attempts, max_attempts, frames_done, timings, created_at, updated_at)
+               VALUES ('old', 's', 'a.mov', 'e', 'o', 'a', 'IN_PROGRESS', 'queued', 0, 3, 0, '{}', 1, 1)"""
+        )
+    store = open_job_store(f"sqlite:///{path}")
+    assert store.get("old").output_etags is None
+    claimed = store.claim("w", 30)
+    assert claimed is not None and claimed.job_id == "old"
+    etags = ("v1", "d1")
+    assert store.succeed(
+        "old", "w", output_key="v", detections_key="d", timings={}, video_metadata={}, output_etags=etags
+    )
+    assert store.get("old").output_etags == ("v1", "d1")
+
+
+def test_replicas_starting_together_migrate_once(postgres) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.new_database()
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_job_store(url).close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        assert db.execute("SELECT version FROM veil_schema").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_an_unreachable_postgresql_is_one_line_that_hides_the_password() -> None:
+    from tests.s3_server import free_port
+
+    with pytest.raises(ConfigError) as caught:
+        PostgresJobStore(f"postgresql://veil:hunter2@127.0.0.1:{free_port()}/veil", timeout=1)
+    assert "hunter2" not in str(caught.value) and "cannot open job database postgresql://veil:***@" in str(caught.value)
+
+
+def test_a_postgresql_restart_is_survived(postgres) -> None:  # type: ignore[no-untyped-def]
+    """Calls made while the server is down fail as StorageError; once it is back, the same store works again."""
+    store = PostgresJobStore(postgres.new_database(), timeout=1)
+    job, _ = new(store)
+    postgres.stop()
+    try:
+        with pytest.raises(StorageError):
+            store.get(job.job_id)
+    finally:
+        postgres.start()
+    deadline = time.monotonic() + 20
+    while True:  # the pool reconnects in the background, backing off from 1 s
+        try:
+            assert store.get(job.job_id).job_id == job.job_id
+            break
+        except StorageError:
+            assert time.monotonic() < deadline, "the store did not reconnect within 20 s"
+            time.sleep(0.2)
+    store.close()
+
+
+def test_a_job_handed_back_during_an_outage_waits_before_it_is_taken_again(store: JobStore) -> None:
+    job, _ = new(store, max_attempts=1)
+    store.claim("w", 30)
+    assert store.release(job.job_id, "w", retry_in=0.5, message="waiting for storage to answer again: refused")
+    waiting = store.get(job.job_id)
+    assert (waiting.detail, waiting.attempts) == ("queued", 0)
+    assert waiting.message == "waiting for storage to answer again: refused"
+    assert store.claim("w2", 30) is None
+    time.sleep(0.6)
+    again = store.claim("w2", 30)
+    assert again is not None and again.attempts == 1
+
+
+def test_one_object_created_at_once_from_many_connections_is_one_job(url: str) -> None:
+    """What several replicas' watchers do when they list the same new object: the unique constraint keeps one job."""
+    stores = [open_job_store(url) for _ in range(4)]
+    results: list[tuple[Job, bool]] = []
+    lock = threading.Lock()
+
+    def announce(store: JobStore) -> None:
+        for _ in range(5):
+            outcome = new(store, key="same.mov")
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=announce, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({job.job_id for job, _ in results}) == 1 and sum(created for _, created in results) == 1
+    assert len(stores[0].list()[0]) == 1

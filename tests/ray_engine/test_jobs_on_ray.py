@@ -18,7 +18,7 @@ from tests.s3_server import CREDENTIALS
 from tests.segments.compare import assert_same_as_single_pass, single_pass_reference
 from tests.segments.fakes import ColourSquares, detectors, write_clip
 from tests.service.server import SECRETS_ENV, VeilServer, wait_for
-from veil.jobs import Job, JobState, JobStore, WorkerPool, process_job
+from veil.jobs import Job, JobState, JobStore, WorkerPool, open_job_store, process_job
 from veil.media import probe
 from veil.parallel import make_engine
 from veil.parallel.staging import Scratch
@@ -39,7 +39,7 @@ def local(tmp_path: Path) -> LocalStore:
 
 @pytest.fixture
 def jobs(tmp_path: Path) -> JobStore:
-    return JobStore(f"sqlite:///{tmp_path}/veil.db")
+    return open_job_store(f"sqlite:///{tmp_path}/veil.db")
 
 
 def submit(
@@ -97,7 +97,10 @@ def test_progress_adds_up_the_finished_segments(
     for bucket in (*buckets, "scratch"):
         objects.ensure_bucket(bucket)
     job = submit(
-        objects, JobStore(f"sqlite:///{tmp_path}/veil.db"), write_clip(tmp_path / "clip.mp4", seconds=4.0), buckets
+        objects,
+        open_job_store(f"sqlite:///{tmp_path}/veil.db"),
+        write_clip(tmp_path / "clip.mp4", seconds=4.0),
+        buckets,
     )
     progress: list[tuple[int, int | None]] = []
     with make_engine("ray", 2, scratch=Scratch(spec_of(objects), "scratch")) as engine:  # type: ignore[attr-defined]

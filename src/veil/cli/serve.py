@@ -67,16 +67,14 @@ def _say_extra_missing(error: ModuleNotFoundError) -> None:
 
 
 def serve(**flags: Any) -> None:
-    import logging
-
     from veil.cli.exit_codes import exit_code
+    from veil.logs import configure as configure_logs
     from veil.pipeline.heap import pin_malloc_thresholds
 
     try:
-        import uvicorn
-
         from veil.service.app import create_app
         from veil.service.credentials import resolve_secrets
+        from veil.service.serving import run_server
         from veil.service.settings import load_settings
     except ModuleNotFoundError as missing:  # the serve extra is optional
         _say_extra_missing(missing)
@@ -84,20 +82,9 @@ def serve(**flags: Any) -> None:
     pin_malloc_thresholds()
     try:
         settings, secrets_file = resolve_secrets(load_settings(**flags))
+        configure_logs(settings.log_format)
         app = create_app(settings)
     except (VeilError, OSError) as error:
         print(f"veil: error: {error}", file=sys.stderr)
         raise typer.Exit(exit_code(error)) from None
-    if secrets_file is not None:
-        print(
-            f"veil: credentials not set in the environment are in {secrets_file} (readable only by you)",
-            file=sys.stderr,
-        )
-    print(
-        f"veil: serving on http://{settings.host}:{settings.port} with {settings.workers} workers "
-        f"on the {settings.engine} engine; "
-        f"watching bucket {settings.source_bucket!r}, writing to {settings.output_bucket!r}",
-        file=sys.stderr,
-    )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    run_server(app, settings, secrets_file)

@@ -51,6 +51,10 @@ class Job:
     detections_key: str | None
     worker_id: str | None = None
     lease_expires_at: datetime | None = field(default=None)
+    output_etags: tuple[str, str] | None = None
+    taken_over: bool = False
+    """Whether the current (or last) attempt took the job over from a worker whose lease had run out."""
+    """The ETags of the video and detections this job published (None before it succeeded, or from an older veil)."""
 
 
 def output_name(source_key: str) -> str:

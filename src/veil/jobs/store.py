@@ -1,132 +1,48 @@
-"""Job records in SQL: SQLite by default, with SQL that PostgreSQL accepts too.
+"""The job store: what every backend offers, and the one place a database URL is opened.
 
-Every state change is one conditional ``UPDATE`` that names the state it
-expects (and the worker that holds the lease), so two workers, threads or
-processes can never both take a job or both finish it: the second update
-matches no row. Times are stored as seconds since the epoch (leases must be
-comparable across processes, so they use the wall clock).
-
-SQLite runs in WAL mode with a busy timeout, so a second process (a restarted
-server, a CLI) can read and write the same file. One connection is shared by
-the threads of a process behind a lock.
+Two backends share one schema and one set of statements (``veil.jobs.sql``):
+SQLite (the default, embedded: ``sqlite:///path/veil.db``) and PostgreSQL
+(``postgresql://user:password@host/db``: several ``veil serve`` replicas on one
+database). Every state change is one conditional statement that names the state
+it expects and the worker that holds the lease, so two workers, threads, processes
+or replicas can never both take a job or both finish it.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from veil.errors import ConfigError, JobNotFound, StorageError, reason
+from veil.errors import ConfigError, JobNotFound, StorageError
 from veil.jobs.models import Job, JobState, output_name
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS jobs (
-        job_id VARCHAR(64) PRIMARY KEY,
-        source_bucket TEXT NOT NULL,
-        source_key TEXT NOT NULL,
-        source_etag TEXT NOT NULL,
-        output_bucket TEXT NOT NULL,
-        output_prefix TEXT NOT NULL,
-        state VARCHAR(16) NOT NULL,
-        detail VARCHAR(16) NOT NULL,
-        message TEXT,
-        attempts INTEGER NOT NULL,
-        max_attempts INTEGER NOT NULL,
-        client_request_token TEXT,
-        job_tag TEXT,
-        worker_id TEXT,
-        lease_expires DOUBLE PRECISION,
-        frames_done INTEGER NOT NULL,
-        frames_total INTEGER,
-        fps DOUBLE PRECISION,
-        timings TEXT NOT NULL,
-        video_metadata TEXT,
-        output_key TEXT,
-        detections_key TEXT,
-        created_at DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL,
-        finished_at DOUBLE PRECISION
-    )""",
-    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_source ON jobs (source_bucket, source_key, source_etag)",
-    # NULLs are distinct in a unique index (SQLite and PostgreSQL): jobs without a token never clash.
-    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_token ON jobs (client_request_token)",
-    "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (detail, created_at)",
-    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at, job_id)",
-)
-
-# A job a worker may take: waiting, or running under a lease that has run out.
-_CLAIMABLE = "state = 'IN_PROGRESS' AND (detail = 'queued' OR (detail = 'running' AND lease_expires < ?))"
-_HELD = "job_id = ? AND worker_id = ? AND detail = 'running'"
+from veil.jobs.sql import CLAIM_SET, CLAIMABLE, DETAILS, HELD, job_of
 
 
-def sqlite_path(url: str) -> str:
-    """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` or ``sqlite:///rel/path``)."""
-    if url.startswith(("postgresql:", "postgres:")):
-        raise ConfigError(
-            "PostgreSQL job stores are not supported yet (the schema and SQL are portable, "
-            "but no driver is wired in); use a sqlite:///path/to/veil.db database URL"
-        )
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"database URL {url!r} is not supported; use sqlite:///path/to/veil.db")
-    path = url.removeprefix("sqlite:///")
-    if not path:
-        raise ConfigError(f"database URL {url!r} names no file; use sqlite:///path/to/veil.db")
-    return path
+class JobStore(ABC):
+    """Jobs, their leases and their progress, in one database shared by every worker and replica.
 
+    The logic runs the statements of :mod:`veil.jobs.sql` over any connection;
+    each backend supplies the connection (:meth:`_execute`, :meth:`_rows`).
+    """
 
-class JobStore:
-    """Jobs, their leases and their progress, in one database."""
+    url: str
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        path = sqlite_path(url)
-        if path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise ConfigError(
-                    "cannot create the folder of job database {path}: {reason}", path=path, reason=reason(error)
-                ) from None
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        except sqlite3.Error as error:
-            raise ConfigError("cannot open job database {path}: {reason}", path=path, reason=str(error)) from None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _sql(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for one thread at a time; database errors become StorageError."""
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as error:
-                raise StorageError(f"job database {self.url}: {error}") from error
-
+    @abstractmethod
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._sql() as db:
-            return db.execute(sql, params).rowcount
+        """Run one statement; the number of rows it changed. Database errors become StorageError."""
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
-        with self._sql() as db:
-            return db.execute(sql, params).fetchall()
+    @abstractmethod
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Mapping[str, Any]]:
+        """Run one query; its rows by column name."""
+
+    lock_candidate = ""
+    """What the claim's inner SELECT adds so concurrent claims skip each other's candidate (PostgreSQL's
+    ``FOR UPDATE SKIP LOCKED``); SQLite needs nothing: it runs one writing statement at a time."""
 
     # -- creating and reading ----------------------------------------------------
 
@@ -174,7 +90,7 @@ class JobStore:
         return self._existing(source_bucket, source_key, source_etag, client_request_token), False
 
     def _existing(self, bucket: str, key: str, etag: str, token: str | None) -> Job:
-        rows: builtins.list[sqlite3.Row] = []
+        rows: builtins.list[Mapping[str, Any]] = []
         if token is not None:
             rows = self._rows("SELECT * FROM jobs WHERE client_request_token = ?", (token,))
         if not rows:
@@ -185,27 +101,25 @@ class JobStore:
                 # The object's job was started without a token (an upload); it now answers to this one too,
                 # so the token cannot later start a job on another video.
                 self._execute(
-                    "UPDATE OR IGNORE jobs SET client_request_token = ? "
-                    "WHERE job_id = ? AND client_request_token IS NULL",
-                    (token, rows[0]["job_id"]),
+                    "UPDATE jobs SET client_request_token = ? WHERE job_id = ? AND client_request_token IS NULL"
+                    " AND NOT EXISTS (SELECT 1 FROM jobs AS other WHERE other.client_request_token = ?)",
+                    (token, rows[0]["job_id"], token),
                 )
         if not rows:  # the clashing row vanished: only possible if someone deleted it by hand
             raise StorageError(f"job database {self.url}: a job for {bucket}/{key} clashed but cannot be found")
-        return _job(rows[0])
+        return job_of(rows[0])
 
     def get(self, job_id: str) -> Job:
+        """The job; raises JobNotFound."""
         rows = self._rows("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
         if not rows:
             raise JobNotFound(f"no job has id {job_id!r}")
-        return _job(rows[0])
+        return job_of(rows[0])
 
     def list(
         self, *, state: JobState | None = None, limit: int = 50, after: str | None = None
     ) -> tuple[builtins.list[Job], str | None]:
-        """A page of jobs, newest first, and the cursor of the next page (None after the last).
-
-        ``after`` is a cursor from a previous call (the id of that page's last job).
-        """
+        """A page of jobs, newest first; ``after`` is a cursor from a previous call (the id of that page's last job)."""
         if not 1 <= limit <= 1000:
             raise ConfigError(f"limit must be between 1 and 1000, got {limit}")
         where, params = ["1 = 1"], []
@@ -223,29 +137,32 @@ class JobStore:
             f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY created_at DESC, job_id DESC LIMIT ?",
             (*params, limit + 1),
         )
-        jobs = [_job(row) for row in rows[:limit]]
+        jobs = [job_of(row) for row in rows[:limit]]
         return jobs, (jobs[-1].job_id if len(rows) > limit else None)
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each ``detail``: queued, running, succeeded, failed (zeros included)."""
+        found = {
+            row["detail"]: row["jobs"]
+            for row in self._rows("SELECT detail, COUNT(*) AS jobs FROM jobs GROUP BY detail")
+        }
+        return {detail: int(found.get(detail, 0)) for detail in DETAILS}
 
     # -- leases ------------------------------------------------------------------
 
     def claim(self, worker_id: str, lease_seconds: float) -> Job | None:
-        """Take the oldest claimable job for ``lease_seconds``, counting an attempt; None if there is none."""
+        """One statement takes the oldest claimable job: no other claim can take it between a look and a take."""
         now = time.time()
         self._give_up_expired(now)
-        for _ in range(10):  # another process may take the candidate first; then try the next
-            rows = self._rows(f"SELECT job_id FROM jobs WHERE {_CLAIMABLE} ORDER BY created_at, job_id LIMIT 1", (now,))
-            if not rows:
-                return None
-            job_id = rows[0]["job_id"]
-            taken = self._execute(
-                f"""UPDATE jobs SET detail = 'running', worker_id = ?, lease_expires = ?, attempts = attempts + 1,
-                       frames_done = 0, fps = NULL, updated_at = ?
-                    WHERE job_id = ? AND {_CLAIMABLE}""",
-                (worker_id, now + lease_seconds, now, job_id, now),
-            )
-            if taken:
-                return self.get(job_id)
-        return None
+        rows = self._rows(
+            f"""UPDATE jobs SET {CLAIM_SET}
+                WHERE job_id = (SELECT job_id FROM jobs WHERE {CLAIMABLE} ORDER BY created_at, job_id LIMIT 1
+                                {self.lock_candidate})
+                  AND {CLAIMABLE}
+                RETURNING *""",
+            (worker_id, now + lease_seconds, now, now, now, now, now),
+        )
+        return job_of(rows[0]) if rows else None
 
     def _give_up_expired(self, now: float) -> None:
         """Fail running jobs whose lease ran out on their last allowed attempt."""
@@ -272,8 +189,8 @@ class JobStore:
         now = time.time()
         return bool(
             self._execute(
-                f"UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, "
-                f"fps = ?, updated_at = ? WHERE {_HELD}",
+                "UPDATE jobs SET lease_expires = ?, frames_done = ?, frames_total = ?, fps = ?, updated_at = ?"
+                f" WHERE {HELD}",
                 (now + lease_seconds, frames_done, frames_total, fps, now, job_id, worker_id),
             )
         )
@@ -287,20 +204,29 @@ class JobStore:
         detections_key: str,
         timings: dict[str, float],
         video_metadata: dict[str, Any],
+        output_etags: tuple[str, str] | None = None,
     ) -> bool:
-        """Mark the job done; False (and no change) if this worker no longer holds it."""
+        """Mark the job done; False (and no change) if this worker no longer holds it.
+
+        ``output_etags`` are the ETags of the video and detections as published,
+        so that the job never serves objects that a later job wrote over them.
+        """
         now = time.time()
+        video_etag, detections_etag = output_etags or (None, None)
         return bool(
             self._execute(
                 f"""UPDATE jobs SET state = 'SUCCEEDED', detail = 'succeeded', message = NULL, lease_expires = NULL,
                        output_key = ?, detections_key = ?, timings = ?, video_metadata = ?,
+                       video_etag = ?, detections_etag = ?,
                        frames_done = COALESCE(frames_total, frames_done), finished_at = ?, updated_at = ?
-                    WHERE {_HELD}""",
+                    WHERE {HELD}""",
                 (
                     output_key,
                     detections_key,
                     json.dumps(timings),
                     json.dumps(video_metadata),
+                    video_etag,
+                    detections_etag,
                     now,
                     now,
                     job_id,
@@ -310,10 +236,7 @@ class JobStore:
         )
 
     def fail(self, job_id: str, worker_id: str, message: str, *, retry: bool = True) -> bool:
-        """Record a failed attempt: queued again while attempts remain (and ``retry``), else FAILED.
-
-        False (and no change) if this worker no longer holds the job.
-        """
+        """Queued again while attempts remain (and ``retry``), else FAILED; False if not held by this worker."""
         now = time.time()
         again = "(? = 1 AND attempts < max_attempts)"
         return bool(
@@ -323,53 +246,38 @@ class JobStore:
                        detail = CASE WHEN {again} THEN 'queued' ELSE 'failed' END,
                        finished_at = CASE WHEN {again} THEN NULL ELSE ? END,
                        message = ?, worker_id = NULL, lease_expires = NULL, updated_at = ?
-                    WHERE {_HELD}""",
+                    WHERE {HELD}""",
                 (int(retry), int(retry), int(retry), now, message, now, job_id, worker_id),
             )
         )
 
-    def release(self, job_id: str, worker_id: str) -> bool:
-        """Put a held job back in the queue without counting the attempt (graceful shutdown)."""
+    def release(self, job_id: str, worker_id: str, *, retry_in: float = 0.0, message: str | None = None) -> bool:
+        """Put a held job back in the queue without counting the attempt (graceful shutdown, an outage).
+
+        No worker takes it again for ``retry_in`` seconds; ``message`` says why it waits.
+        """
         now = time.time()
         return bool(
             self._execute(
                 f"""UPDATE jobs SET detail = 'queued', worker_id = NULL, lease_expires = NULL,
-                       attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?
-                    WHERE {_HELD}""",
-                (now, job_id, worker_id),
+                       attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ?,
+                       retry_at = ?, message = COALESCE(?, message)
+                    WHERE {HELD}""",
+                (now, now + retry_in if retry_in > 0 else None, message, job_id, worker_id),
             )
         )
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def open_job_store(url: str) -> JobStore:
+    """The store a URL names: ``sqlite:///path/veil.db`` or ``postgresql://user:password@host:port/db``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from veil.jobs.postgres import PostgresJobStore
 
+        return PostgresJobStore(url)
+    if url.startswith("sqlite:"):
+        from veil.jobs.sqlite import SqliteJobStore
 
-def _job(row: sqlite3.Row) -> Job:
-    return Job(
-        job_id=row["job_id"],
-        source_bucket=row["source_bucket"],
-        source_key=row["source_key"],
-        source_etag=row["source_etag"],
-        output_bucket=row["output_bucket"],
-        output_prefix=row["output_prefix"],
-        state=JobState(row["state"]),
-        detail=row["detail"],
-        message=row["message"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        client_request_token=row["client_request_token"],
-        job_tag=row["job_tag"],
-        frames_done=row["frames_done"],
-        frames_total=row["frames_total"],
-        fps=row["fps"],
-        timings=json.loads(row["timings"]),
-        video_metadata=json.loads(row["video_metadata"]) if row["video_metadata"] else None,
-        created_at=_time(row["created_at"]),  # type: ignore[arg-type]
-        updated_at=_time(row["updated_at"]),  # type: ignore[arg-type]
-        finished_at=_time(row["finished_at"]),
-        output_key=row["output_key"],
-        detections_key=row["detections_key"],
-        worker_id=row["worker_id"],
-        lease_expires_at=_time(row["lease_expires"]),
+        return SqliteJobStore(url)
+    raise ConfigError(
+        f"database URL {url!r} is not supported; use sqlite:///path/to/veil.db or postgresql://user:password@host/db"
     )

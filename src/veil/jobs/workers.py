@@ -10,6 +10,7 @@ once; anything else is retried until ``max_attempts``.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import socket
@@ -21,18 +22,26 @@ from functools import partial
 from pathlib import Path
 
 from veil.detect import Detector
-from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, VeilError
+from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, StorageError, VeilError
+from veil.jobs import metrics
 from veil.jobs.models import Job
-from veil.jobs.process import LeaseLost, process_job
+from veil.jobs.process import LeaseLost, SourceReplaced, process_job
+from veil.jobs.scratch import sweep, sweep_job
 from veil.jobs.store import JobStore
+from veil.logs import job_context
 from veil.parallel import Engine
 from veil.pipeline import AnonymizeOptions
 from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed)
-"""Errors that would happen again on every retry (a failed segment has had its attempts already)."""
+FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed, SourceReplaced)
+"""Errors that would happen again on every retry (a failed segment has had its attempts already; a replaced
+source has a newer job)."""
+
+
+STORE_RETRY_SECONDS = 3.0
+"""How long a job handed back during a storage outage waits before a worker takes it again."""
 
 
 class Lease:
@@ -49,7 +58,9 @@ class Lease:
         self.lost = threading.Event()
         self._started = time.monotonic()
         self._finished = threading.Event()
-        self._timer = threading.Thread(target=self._beat, name=f"veil-lease-{job.job_id[:8]}", daemon=True)
+        self._timer = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._beat,), name=f"veil-lease-{job.job_id[:8]}", daemon=True
+        )
 
     def __enter__(self) -> Lease:
         self._timer.start()
@@ -111,10 +122,15 @@ class Worker:
             if job is None:
                 pool.wait_for_work()
                 continue
+            metrics.claimed(job)
             self.run(job)
 
     def run(self, job: Job) -> None:
         """Process one claimed job and record how it ended (the lease is renewed until then)."""
+        with job_context(job.job_id):
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
         log.info(
             "job %s: %s/%s, attempt %d of %d",
             job.job_id,
@@ -129,14 +145,20 @@ class Worker:
                 if self.pool.stopping.is_set():  # stop() came between the claim and now
                     self.release()
                     return
-                record = self._attempt(job, lease)
+                if self.pool.work_dir is not None:  # an earlier attempt may have died (or been stopped) mid-way
+                    sweep_job(self.pool.work_dir, job.job_id)
+                started = time.monotonic()
+                outcome, record = self._attempt(job, lease)
                 if record is not None:
                     self._record(job, record)
+                seconds = time.monotonic() - started
+                log.info("job %s: %s after %.1f s (%d frames)", job.job_id, outcome, seconds, lease.frames_done)
+                metrics.finished(outcome, seconds, frames=lease.frames_done)
             finally:
                 self.lease = None
 
-    def _attempt(self, job: Job, lease: Lease) -> Callable[[], bool] | None:
-        """Run the job; return the store call that records its outcome (None if it is no longer ours)."""
+    def _attempt(self, job: Job, lease: Lease) -> tuple[str, Callable[[], bool] | None]:
+        """Run the job; return how it ended and the store call that records it (None if it is no longer ours)."""
         store, worker_id = self.pool.store, self.worker_id
         try:
             result = process_job(
@@ -152,15 +174,25 @@ class Worker:
             )
         except LeaseLost:
             log.info("job %s: lease lost; left to whoever holds it now", job.job_id)
-            return None
+            return "lost", None
         except FINAL_ERRORS as error:
-            return partial(store.fail, job.job_id, worker_id, str(error), retry=False)
-        except VeilError as error:
-            return partial(store.fail, job.job_id, worker_id, str(error))
+            return "failed", partial(store.fail, job.job_id, worker_id, str(error), retry=False)
+        except StorageError as error:  # the object store (or database) is down: not the job's fault, no attempt counted
+            log.warning("job %s: handed back for %g s: %s", job.job_id, STORE_RETRY_SECONDS, error)
+            metrics.retried("storage")
+            message = f"waiting for storage to answer again: {error}"
+            release = partial(store.release, job.job_id, worker_id, retry_in=STORE_RETRY_SECONDS, message=message)
+            return "handed back", release
         except Exception as error:
-            log.exception("job %s: internal error", job.job_id)
-            return partial(store.fail, job.job_id, worker_id, f"internal error: {type(error).__name__}: {error}")
-        return partial(store.succeed, job.job_id, worker_id, **result)
+            if not isinstance(error, VeilError):
+                log.exception("job %s: internal error", job.job_id)
+            message = str(error) if isinstance(error, VeilError) else f"internal error: {type(error).__name__}: {error}"
+            if job.attempts >= job.max_attempts:
+                return "failed", partial(store.fail, job.job_id, worker_id, message)
+            metrics.retried("error")
+            return "retried", partial(store.fail, job.job_id, worker_id, message)
+        metrics.stages(result["timings"])
+        return "succeeded", partial(store.succeed, job.job_id, worker_id, **result)
 
     @staticmethod
     def _record(job: Job, record: Callable[[], bool]) -> None:
@@ -226,6 +258,9 @@ class WorkerPool:
         self.workers = [Worker(self, index) for index in range(workers)]
 
     def start(self) -> None:
+        """Sweep the scratch of dead attempts from ``work_dir``, then start the workers."""
+        if self.work_dir is not None:
+            sweep(self.work_dir, self.store)
         for worker in self.workers:
             worker.thread.start()
 
@@ -255,6 +290,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.thread.is_alive():
                 worker.release()
+        settle = time.monotonic() + 1.0  # a run stops at its next frame; a model still loading is left to finish
         for worker in self.workers:
             if worker.thread.ident is not None:
-                worker.thread.join(5.0)  # a run stops at its next frame; a model still loading is left to finish
+                worker.thread.join(max(0.0, settle - time.monotonic()))

@@ -109,7 +109,7 @@ class VideoReader:
         self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None
     ) -> Iterator[VideoFrame]:
         time_base = self.info.time_base
-        index = first_index
+        index, last = first_index, None
         while True:
             try:
                 frame = next(decoded)
@@ -128,6 +128,14 @@ class VideoReader:
                 raise InputError(f"input {{path}}: frame {index} is corrupt", path=self._path)
             if pts is None:
                 raise InputError(f"input {{path}}: frame {index} has no timestamp", path=self._path)
+            if last is not None and pts <= last:
+                raise InputError(
+                    f"input {{path}}: broken timestamps: frame {index} is at pts {pts},"
+                    f" not after frame {index - 1}'s {last};"
+                    " re-time the file (e.g. ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB OUT) and try again",
+                    path=self._path,
+                )
+            last = pts
             image = frame.to_ndarray(
                 format="rgb24",
                 src_colorspace=self._matrix,

@@ -8,6 +8,7 @@ error is raised to the caller: a failed stage can never let the others run on.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -71,7 +72,10 @@ class StageGroup:
         return Channel(self.abort, maxsize)
 
     def start(self, name: str, stage: Callable[[], None]) -> None:
-        thread = threading.Thread(target=self._guard, args=(stage,), name=f"veil-{name}", daemon=True)
+        # In a copy of the caller's context: the stage's log lines name the caller's job.
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._guard, stage), name=f"veil-{name}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
 

@@ -14,6 +14,7 @@ from veil.errors import ConfigError, VeilError
 from veil.service import events, protocol, rest
 from veil.service.credentials import SECRET_FIELDS
 from veil.service.errors import rest_status
+from veil.service.metrics import instrument
 from veil.service.runtime import Service
 from veil.service.settings import ServiceSettings
 
@@ -55,6 +56,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(protocol.router)
     app.include_router(events.router)
     app.include_router(rest.router)
+    instrument(app, service.jobs)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from veil.errors import JobNotFound
 from veil.jobs import Job, JobState
 from veil.service.auth import Authenticated, ServiceDep
-from veil.service.runtime import Service
+from veil.service.runtime import OutputReplaced, Service
 from veil.storage import ObjectInfo
 
 router = APIRouter(prefix="/v1", tags=["jobs"], dependencies=[Authenticated])
@@ -171,6 +171,10 @@ def _finished(service: Service, job_id: str) -> Job:
     job = service.jobs.get(job_id)
     if job.state is not JobState.SUCCEEDED or not job.output_key or not job.detections_key:
         raise HTTPException(409, f"job {job_id} is {job.state.value}: no output")
+    try:
+        service.check_outputs(job)
+    except OutputReplaced as error:
+        raise HTTPException(410, str(error)) from None
     return job
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import Any
 
-from veil.jobs import Job, JobStore, WorkerPool
+from veil.errors import ObjectNotFound
+from veil.jobs import Job, JobStore, WorkerPool, open_job_store
 from veil.parallel import Engine, make_engine
 from veil.parallel.staging import Scratch
 from veil.service.images import ImageDetectors
@@ -17,8 +18,12 @@ from veil.service.tokens import TokenCodec
 from veil.service.watcher import BucketWatcher
 from veil.storage import ObjectInfo, ObjectStore, open_store, spec_of
 
-STOP_TIMEOUT = 10.0
-"""Seconds a graceful shutdown lets running jobs finish before releasing them."""
+HAND_BACK_SECONDS = 2.0
+"""Of the stop grace period, what handing the running jobs back and exiting are left (the rest lets them finish)."""
+
+
+class OutputReplaced(ObjectNotFound):
+    """A job's outputs were overwritten by a job of a newer version of its source."""
 
 
 @dataclass
@@ -41,7 +46,7 @@ class Service:
         objects = open_store(settings)
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
-        jobs = JobStore(settings.job_store_url)
+        jobs = open_job_store(settings.job_store_url)
         engine = None
         if settings.engine == "ray":
             engine = make_engine(
@@ -60,6 +65,7 @@ class Service:
             options=options,
             write_frames=settings.write_frames,
             engine=engine,
+            work_dir=settings.scratch_dir,
         )
         return cls(
             settings=settings,
@@ -85,8 +91,10 @@ class Service:
         self.watcher.start()
 
     def stop(self) -> None:
-        self.watcher.stop(STOP_TIMEOUT)
-        self.pool.stop(STOP_TIMEOUT)
+        """Stop within the grace period: running jobs finish, or are handed back to the queue before it ends."""
+        finish = max(0.0, self.settings.stop_grace_seconds - HAND_BACK_SECONDS)
+        self.watcher.stop(min(1.0, finish))
+        self.pool.stop(finish)
         if self.engine is not None:
             self.engine.close()
 
@@ -110,12 +118,29 @@ class Service:
 
     def faces(self, job: Job) -> list[dict[str, Any]]:
         """The job's ``Faces[]`` in the job API's shape, sorted by ``Timestamp``."""
+        self.check_outputs(job)
         return self._read_faces(job.output_bucket, job.detections_key or "", job.job_id)
 
     @cached_property
     def _read_faces(self) -> Callable[[str, str, str], list[dict[str, Any]]]:
         """Each job's faces read once, then served from memory while the client pages through them."""
         return lru_cache(maxsize=8)(partial(_faces, self.objects))
+
+    def check_outputs(self, job: Job) -> None:
+        """Raise OutputReplaced when the objects at a job's output keys are no longer the ones it published.
+
+        Every version of a source publishes to the same keys; a newer version's job
+        may have replaced them, and this job must not serve that version's output.
+        """
+        if job.output_etags is None or job.output_key is None or job.detections_key is None:
+            return  # made before ETags were kept
+        keys = (job.output_key, job.detections_key)
+        found = tuple(self.objects.head(job.output_bucket, key).etag for key in keys)
+        if found != job.output_etags:
+            raise OutputReplaced(
+                f"the outputs of job {job.job_id} were replaced by a newer version's of "
+                f"{job.source_bucket}/{job.source_key}; ask for that version's job"
+            )
 
 
 def _faces(objects: ObjectStore, bucket: str, key: str, job_id: str) -> list[dict[str, Any]]:

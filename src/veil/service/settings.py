@@ -100,13 +100,29 @@ class ServiceSettings(_AnonymizeSettings):
     secret_access_key: str | None = Field(
         None, min_length=16, repr=False, description="secret key Signature V4 requests must be signed with"
     )
-    database_url: str | None = Field(None, description="job store URL; default sqlite:///DATA_DIR/veil.db")
+    database_url: str | None = Field(
+        None,
+        description="job store URL: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB (replicas); "
+        "default sqlite:///DATA_DIR/veil.db",
+    )
+    scratch_dir: Path | None = Field(
+        None,
+        description="where jobs stage the source and partial outputs (un-anonymized: keep it private); "
+        "default DATA_DIR/scratch",
+    )
     suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
         DEFAULT_SUFFIXES, description="keys that start a job (case-insensitive)"
     )
     poll_seconds: float = Field(2.0, gt=0, description="how often the source bucket is listed")
     lease_seconds: float = Field(30.0, gt=0, description="a job whose worker is silent this long is taken over")
     max_attempts: int = Field(3, ge=1, description="attempts before a job ends FAILED")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text, or JSON objects with a job_id")
+    stop_grace_seconds: float = Field(
+        8.0,
+        ge=0,
+        description="on SIGTERM, running jobs get this long to finish or be handed back to the queue; "
+        "keep it under the container's stop timeout (docker: 10 s)",
+    )
     write_frames: bool = Field(False, description="also write per-frame PNGs (<name>/images/, <name>/mosaic/)")
     engine: Literal["local", "ray"] = Field(
         "local", description="where each job's segments run: local (the service's machine) or ray (a Ray cluster)"
@@ -151,6 +167,12 @@ class ServiceSettings(_AnonymizeSettings):
             self.face_threshold = self.face_min_confidence / 100
         if "plate_threshold" not in given and self.license_plate_min_confidence is not None:
             self.plate_threshold = self.license_plate_min_confidence / 100
+        if self.scratch_dir is None:
+            self.scratch_dir = self.data_dir / "scratch"
+        if self.s3_endpoint is None and self.scratch_dir.resolve() in {
+            (self.data_dir / bucket).resolve() for bucket in (self.source_bucket, self.output_bucket)
+        }:
+            raise ValueError("VEIL_SCRATCH_DIR is the folder of a local bucket; set VEIL_SCRATCH_DIR elsewhere")
         _, problems = AnonymizeOptions.validate_flat(**self._option_values())
         if problems:
             raise ValueError("; ".join(f"VEIL_{name.upper()}: {message}" for name, message in problems))

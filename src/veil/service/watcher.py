@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from veil.errors import VeilError
 from veil.storage import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ class BucketWatcher:
         while not self._stopping.is_set():
             try:
                 self.poll()
-            except Exception:  # the store may be down for a while: keep watching
+            except VeilError as error:  # the store may be down for a while: keep watching
+                log.warning("cannot list bucket %s: %s", self._bucket, error)
+            except Exception:
                 log.exception("cannot list bucket %s", self._bucket)
             self._stopping.wait(self._interval)
 
