@@ -9,9 +9,9 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 # The locked dependencies first: this layer is rebuilt only when uv.lock changes.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-dev --extra serve --no-install-project
 COPY src ./src
-RUN uv sync --frozen --no-dev --no-editable
+RUN uv sync --frozen --no-dev --extra serve --no-editable
 
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/veil veil \
@@ -26,7 +26,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     VEIL_STOP_GRACE_SECONDS=8
 # Build the int8 face and plate models now (tens of seconds), so no container builds them at start-up;
 # the cache is read-only at run time.
-RUN python -c "from veil.detect.factory import build_detectors; build_detectors(['face', 'plate'])" \
+RUN python -c "from veil.detect import DetectorSettings, build_detectors; build_detectors(DetectorSettings())" \
     && chmod -R a+rX,a-w /opt/veil/models
 USER veil
 WORKDIR /home/veil
