@@ -16,6 +16,7 @@ from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
 from veil.errors import InputError, ModelError, StorageError
 from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, open_job_store, process_job
+from veil.jobs.workers import Lease
 from veil.media import probe
 from veil.pipeline import AnonymizeOptions
 from veil.records import Detections
@@ -289,3 +290,27 @@ def test_a_failed_download_names_the_work_file_not_its_absolute_path(
             job, local, progress=lambda done, total: None, options=OPTIONS, work_dir=tmp_path / "data" / ".scratch"
         )
     assert str(raised.value) == "cannot write source.mov in the job's work folder: no space left on device"
+
+
+class FlakyStore:
+    """A job store whose heartbeats fail ``outages`` times (the database restarting), then answer."""
+
+    def __init__(self, outages: int) -> None:
+        self.outages = outages
+
+    def heartbeat(self, *args: object, **kwargs: object) -> bool:
+        if self.outages:
+            self.outages -= 1
+            raise StorageError("job database: connection refused")
+        return True
+
+
+def test_a_worker_about_to_publish_rides_out_a_short_database_outage(jobs: JobStore) -> None:
+    job, _ = jobs.create(source_bucket="s", source_key="a.mp4", source_etag="e", output_bucket="o")
+    lease = Lease(FlakyStore(outages=2), job, "w", lease_seconds=5)  # type: ignore[arg-type]
+    assert lease.confirm()  # the database answered again before the lease ran out: still ours, publish once
+    gone = Lease(FlakyStore(outages=1000), job, "w", lease_seconds=1)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(StorageError):
+        gone.confirm()  # the lease ran out meanwhile: hand the job back, never publish on a lease not held
+    assert time.monotonic() - started < 1.5

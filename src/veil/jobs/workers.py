@@ -40,6 +40,9 @@ FINAL_ERRORS = (InputError, ConfigError, ObjectNotFound, SegmentFailed, SourceRe
 source has a newer job)."""
 
 
+CONFIRM_RETRY_SECONDS = 0.5
+"""How often a worker about to publish asks a database that did not answer again."""
+
 STORE_RETRY_SECONDS = 3.0
 """How long a job handed back during a storage outage waits before a worker takes it again."""
 
@@ -57,6 +60,7 @@ class Lease:
         self.frames_total: int | None = None
         self.lost = threading.Event()
         self._started = time.monotonic()
+        self._held_until = self._started + lease_seconds  # as far as this worker knows
         self._finished = threading.Event()
         self._timer = threading.Thread(
             target=contextvars.copy_context().run, args=(self._beat,), name=f"veil-lease-{job.job_id[:8]}", daemon=True
@@ -88,9 +92,26 @@ class Lease:
             frames_total=self.frames_total,
             fps=fps,
         )
-        if not held:
+        if held:
+            self._held_until = time.monotonic() + self.lease_seconds
+        else:
             self.lost.set()
         return held
+
+    def confirm(self) -> bool:
+        """Renew now, riding out a database outage for as long as the lease is still ours.
+
+        Before each publish step: if the database answers again before the lease
+        runs out, the job is still ours and publishes once; if it does not, the
+        error propagates (the job is handed back and its next attempt publishes).
+        """
+        while True:
+            try:
+                return self.renew()
+            except VeilError:
+                if time.monotonic() + CONFIRM_RETRY_SECONDS >= self._held_until:
+                    raise
+                time.sleep(CONFIRM_RETRY_SECONDS)
 
     def _beat(self) -> None:
         while not self._finished.wait(self.interval) and not self.lost.is_set():
@@ -168,7 +189,7 @@ class Worker:
                 options=self.pool.options,
                 write_frames=self.pool.write_frames,
                 detectors=self.pool.detectors,
-                still_owner=lease.renew,
+                still_owner=lease.confirm,
                 work_dir=self.pool.work_dir,
                 engine=self.pool.engine,
             )
