@@ -9,9 +9,11 @@ from functools import cached_property, lru_cache, partial
 from typing import Any
 
 from veil.jobs import Job, JobStore, WorkerPool
+from veil.jobs.review import ReviewStore
 from veil.parallel import Engine, make_engine
 from veil.parallel.staging import Scratch
 from veil.service.images import ImageDetectors
+from veil.service.review import ReviewService
 from veil.service.settings import ServiceSettings
 from veil.service.tokens import TokenCodec
 from veil.service.watcher import BucketWatcher
@@ -31,6 +33,7 @@ class Service:
     images: ImageDetectors
     tokens: TokenCodec
     pool: WorkerPool
+    review: ReviewService
     engine: Engine | None = None
     watcher: BucketWatcher = field(init=False)
 
@@ -68,6 +71,9 @@ class Service:
             images=ImageDetectors(options.detector),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
+            review=ReviewService(
+                ReviewStore(settings.job_store_url), jobs, objects, options, settings.data_dir / "review-cache"
+            ),
             engine=engine,
         )
 
@@ -87,6 +93,7 @@ class Service:
     def stop(self) -> None:
         self.watcher.stop(STOP_TIMEOUT)
         self.pool.stop(STOP_TIMEOUT)
+        self.review.stop()
         if self.engine is not None:
             self.engine.close()
 
