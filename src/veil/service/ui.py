@@ -98,7 +98,7 @@ def static(name: str) -> Response:
 
 
 @router.get("")
-def home() -> RedirectResponse:
+def home(session: PageSession) -> RedirectResponse:
     return RedirectResponse("/ui/jobs", status_code=303)
 
 
