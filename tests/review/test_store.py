@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from veil.cli.app import app
 from veil.errors import ConfigError
 from veil.jobs.review import ReviewStore
 from veil.service import users
@@ -74,18 +74,16 @@ def test_sessions_expire(store: ReviewStore) -> None:
 
 
 def test_veil_users_add_prints_a_generated_password(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "veil", "users", "add", "ada", "--data-dir", str(tmp_path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    runner = CliRunner()
+    command = ["users", "add", "ada", "--data-dir", str(tmp_path)]
+    done = runner.invoke(app, command)
+    assert done.exit_code == 0, done.output
     password = done.stdout.strip()
     assert len(password) >= 16 and "added" in done.stderr
     assert users.verify(ReviewStore(f"sqlite:///{tmp_path / 'veil.db'}"), "ada", password)
-    asked = subprocess.run(
-        [*command, "--ask"],
-        input="another password\nanother password\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    asked = runner.invoke(app, [*command, "--ask"], input="another password\nanother password\n")
+    assert asked.exit_code == 0, asked.output
     assert "another password" not in asked.stdout and "new password" in asked.stderr
     assert users.verify(ReviewStore(f"sqlite:///{tmp_path / 'veil.db'}"), "ada", "another password")
+    refused = runner.invoke(app, ["users", "add", "bad name", "--data-dir", str(tmp_path)])
+    assert refused.exit_code == 2 and "user name" in refused.stderr

@@ -11,10 +11,11 @@ object; originals are sent with ``Cache-Control: no-store``.
 from __future__ import annotations
 
 import html
+import json
 import secrets
 from importlib.resources import files
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
@@ -177,7 +178,8 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
     name = html.escape(PurePosixPath(job.source_key).name)
     body = f"""<div id="review" data-job="{html.escape(job_id)}">
 <section class="toolbar"><h1>{name}</h1><span id="state" class="badge">…</span>
-<span class="spacer"></span><a class="button" href="/ui/jobs/{html.escape(job_id)}/log">Audit log</a>
+<span id="message" class="message" role="status"></span><span class="spacer"></span>
+<a class="button" href="/ui/jobs/{html.escape(job_id)}/log">Audit log</a>
 <button id="rerender" class="button">Re-render</button><button id="approve" class="primary">Approve</button></section>
 <div class="review-grid">
 <section class="player-col">
@@ -190,8 +192,9 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 <span class="spacer"></span>
 <button id="next-doubt" title="Next doubtful moment (n)">Next doubtful <kbd>n</kbd></button>
 <button id="draw" title="Draw a box to cover (d)">Draw region <kbd>d</kbd></button></div>
-<div id="draw-panel" class="panel" hidden><span>Cover the box from frame</span><input id="from" type="number" min="0">
-<span>to</span><input id="to" type="number" min="0"><button id="add-region" class="primary">Add region</button>
+<div id="draw-panel" class="panel" hidden><span>Frames</span>
+<input id="from" type="number" min="0" aria-label="From frame"><span>to</span>
+<input id="to" type="number" min="0" aria-label="To frame"><button id="add-region" class="primary">Add region</button>
 <button id="add-mask">Fixed mask</button><button id="add-inverse">Cover all but this</button>
 <button id="cancel-draw" class="link">Cancel</button></div>
 </section>
@@ -202,8 +205,7 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 </div>
 <section class="timeline-wrap"><div class="timeline-head"><h2>Timeline</h2><span class="legend">
 <i class="seen"></i> seen <i class="inferred"></i> inferred <i class="doubt"></i> doubtful</span></div>
-<div id="timeline" class="timeline"></div></section>
-<p id="message" class="muted" role="status"></p></div>"""
+<div id="timeline" class="timeline"></div></section></div>"""
     return _page(f"Review {name}", body, session, ("jobs.js", "review.js"))
 
 
@@ -214,7 +216,8 @@ def log_page(job_id: str, service: ServiceDep, session: PageSession) -> Response
     rows = "".join(
         f"<tr><td>{event['id']}</td><td class='when' data-at='{event['at']}'>{event['at']:.3f}</td>"
         f"<td>{e(event['user'])}</td><td>{e(event['event'])}</td>"
-        f"<td><pre>{e(_details(event['details']))}</pre></td></tr>"
+        f"<td><details><summary>{e(_summary(event['details']))}</summary>"
+        f"<pre>{e(json.dumps(event['details'], indent=1, sort_keys=True))}</pre></details></td></tr>"
         for event in events
     )
     body = f"""<section class="toolbar"><h1>Audit log</h1><span class="spacer"></span>
@@ -225,10 +228,17 @@ def log_page(job_id: str, service: ServiceDep, session: PageSession) -> Response
     return _page("Audit log", body, session, ("jobs.js",))
 
 
-def _details(details: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(details, indent=1, sort_keys=True)[:4000]
+def _summary(details: dict[str, Any]) -> str:
+    """One line of an event's details: its short fields (hashes shortened; settings left to the full view)."""
+    parts = []
+    for key, value in sorted(details.items()):
+        if key in ("settings", "timings"):
+            continue
+        if key.endswith("sha256"):
+            hashes = value.values() if isinstance(value, dict) else [value]
+            value = ", ".join(str(h)[:12] + "…" for h in hashes)
+        parts.append(f"{key}: {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+    return "; ".join(parts)[:160] or "–"
 
 
 # -- media ----------------------------------------------------------------------------------------------------------

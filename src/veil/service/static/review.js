@@ -3,7 +3,7 @@
 
 const R = {
   job: null, data: null, status: null, corrections: [], mode: "anonymized", version: 0,
-  drawing: false, box: null, dragFrom: null,
+  drawing: false, box: null, dragFrom: null, selected: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -48,16 +48,36 @@ async function setCovered(track, covered) {
   await loadCorrections();
 }
 
+function trackRange(track) {
+  const range = R.corrections.filter((c) => c.kind === "track_range" && c.track_id === track.track_id).pop();
+  return range ? [range.start, range.end] : [track.first, track.last];
+}
+
+async function setRange(track, start, end) {
+  if (end < start) { message("The end must come after the start."); return; }
+  try {
+    await api("POST", `/v1/jobs/${R.job}/corrections`, { kind: "track_range", track_id: track.track_id, start, end });
+    message(`${label(track)} covered on frames ${start}–${end}: re-render to apply.`);
+  } catch (error) { message(`Could not change ${label(track)}: ${error.message}`); }
+  await loadCorrections();
+}
+
 function trackItem(track) {
   const covered = !deletion(track.track_id);
   const toggle = el("input", { type: "checkbox", "aria-label": `Cover ${label(track)}` });
   toggle.checked = covered;
   toggle.addEventListener("click", (event) => event.stopPropagation());
   toggle.addEventListener("change", () => setCovered(track, toggle.checked));
-  const meta = `frames ${track.first}–${track.last} · ${track.seen_frames} seen, ${track.inferred_frames} inferred · ${Math.round(track.confidence * 100)} %`;
-  return el("li", { class: covered ? "" : "off", dataset: { track: track.track_id }, onclick: () => seekFrame(track.best_frame) },
+  const [start, end] = trackRange(track);
+  const meta = `frames ${start}–${end} · ${track.seen_frames} seen, ${track.inferred_frames} inferred · conf. ${Math.round(track.confidence * 100)} %`;
+  const selected = R.selected === track.track_id;
+  const actions = selected ? el("div", { class: "actions" },
+    el("button", { class: "link", title: "Cover this track from the current frame on", onclick: (e) => { e.stopPropagation(); setRange(track, currentFrame(), end); } }, "⇤ Start here"),
+    el("button", { class: "link", title: "Cover this track up to the current frame", onclick: (e) => { e.stopPropagation(); setRange(track, start, currentFrame()); } }, "End here ⇥")) : null;
+  const select = () => { R.selected = track.track_id; seekFrame(track.best_frame); renderTimeline(); };
+  return el("li", { class: `${covered ? "" : "off"} ${selected ? "selected" : ""}`, dataset: { track: track.track_id }, onclick: select },
     el("img", { src: `/ui/media/${R.job}/thumb/${track.track_id}`, alt: "", loading: "lazy" }),
-    el("div", {}, el("div", { class: "name" }, label(track)), el("div", { class: "meta" }, meta)),
+    el("div", {}, el("div", { class: "name" }, label(track)), el("div", { class: "meta" }, meta), actions),
     el("label", { class: "switch" }, toggle, covered ? "cover" : "keep"));
 }
 
@@ -105,8 +125,10 @@ function renderTimeline() {
   for (const track of R.data.tracks) {
     const off = !!deletion(track.track_id);
     const runs = track.runs.map(([a, b, seen]) => span(seen ? "seen" : "inferred", a, b));
-    rows.push(el("div", { class: off ? "row off" : "row", title: `${label(track)}: ${Math.round(track.confidence * 100)} % confidence` },
-      el("span", { class: "label" }, label(track)), strip(runs)));
+    const [start, end] = trackRange(track);
+    if (start !== track.first || end !== track.last) runs.push(span("range", start, end));
+    rows.push(el("div", { class: `row ${off ? "off" : ""} ${R.selected === track.track_id ? "selected" : ""}`, title: `${label(track)}: ${Math.round(track.confidence * 100)} % confidence` },
+      el("span", { class: "label" }, label(track)), strip(runs, () => { R.selected = track.track_id; renderTimeline(); })));
   }
   for (const c of R.corrections.filter((c) => c.kind === "region" || c.kind === "mask")) {
     rows.push(el("div", { class: "row" }, el("span", { class: "label" }, c.kind === "region" ? `Region ${c.id}` : `Mask ${c.id}`),
