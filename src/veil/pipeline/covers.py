@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from veil.media import VideoFrame, VideoInfo, probe
+from veil.media.audio import AudioEdit
 from veil.media.orientation import boxes_to_stored
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
@@ -36,9 +37,11 @@ class CoverRun(VideoRun):
         options: AnonymizeOptions,
         covers: Mapping[int, Sequence[Cover]],
         progress: ProgressCallback | None = None,
+        audio: Sequence[tuple[int, int, bool]] = (),
     ) -> None:
         super().__init__(info, options, [], Segment.whole(), progress)
         self.covers = covers
+        self.audio_edits = tuple(_audio_edit(info, *frames) for frames in audio)
 
     def _detect_and_fuse(
         self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None
@@ -83,6 +86,12 @@ class CoverRun(VideoRun):
         return np.concatenate([padded, drawn.reshape(-1, 4)])
 
 
+def _audio_edit(info: VideoInfo, first: int, last: int, bleep: bool) -> AudioEdit:
+    """Frames ``first``..``last`` as seconds, at the video's average frame rate (exact for constant-rate video)."""
+    rate = float(info.average_rate or 25)
+    return AudioEdit(first / rate, (last + 1) / rate, bleep)
+
+
 def render_covers(
     source: str | Path,
     video: str | Path,
@@ -91,11 +100,14 @@ def render_covers(
     options: AnonymizeOptions,
     detections: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    audio: Sequence[tuple[int, int, bool]] = (),
 ) -> Report:
     """Write ``video`` (and the ``detections`` JSON of what was covered) from ``source`` and ``covers``.
+
+    ``audio``: frame ranges (inclusive) whose sound is muted, or bleeped where the flag is true.
 
     The caller publishes the files (they are written where it says, not atomically).
     """
     info = probe(source)
     outputs = RunOutputs(video=Path(video), detections=Path(detections) if detections is not None else None)
-    return CoverRun(info, options, covers, progress).execute(outputs)
+    return CoverRun(info, options, covers, progress, audio).execute(outputs)

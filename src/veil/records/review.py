@@ -31,7 +31,7 @@ EXACT_CLASSES = (REGION, MASK)
 CORRECTION_TRACK_BASE = 900_000_000
 """Covers a correction adds get ``TrackId`` this plus the correction's id (far above any segment's ids)."""
 
-CorrectionKind = Literal["delete_track", "track_range", "region", "mask", "style"]
+CorrectionKind = Literal["delete_track", "track_range", "region", "mask", "style", "audio"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class Correction:
     covered from ``start`` to ``end`` only, trimmed, or extended by holding its
     first or last box. ``region``: ``box`` is covered on ``start``..``end``.
     ``mask``: the same for a fixed area, or with ``invert`` everything except it.
-    ``style``: the whole job is rendered in ``style``.
+    ``style``: the whole job is rendered in ``style``. ``audio``: the sound of
+    frames ``start``..``end`` is muted, or with ``bleep`` replaced by a tone.
     """
 
     kind: CorrectionKind
@@ -68,10 +69,12 @@ class Correction:
     box: Box | None = None
     invert: bool = False
     style: str | None = None
+    bleep: bool = False
 
     def to_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {"kind": self.kind, "track_id": self.track_id, "start": self.start, "end": self.end}
         values.update({"box": list(self.box) if self.box else None, "invert": self.invert, "style": self.style})
+        values["bleep"] = self.bleep
         return {key: value for key, value in values.items() if value is not None and value is not False}
 
     @classmethod
@@ -86,6 +89,7 @@ class Correction:
             box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None,
             invert=bool(values.get("invert", False)),
             style=values.get("style"),
+            bleep=bool(values.get("bleep", False)),
         )
 
 
@@ -261,6 +265,11 @@ def apply_corrections(frames: Frames, corrections: Iterable[Correction], frame_c
         elif correction.kind in ("region", "mask"):
             frames = _add_area(frames, correction, frame_count)
     return {frame: covers for frame, covers in frames.items() if covers}
+
+
+def audio_ranges(corrections: Iterable[Correction]) -> list[tuple[int, int, bool]]:
+    """The frame ranges (inclusive) whose sound is muted (False) or bleeped (True)."""
+    return [(c.start or 0, c.end or 0, c.bleep) for c in corrections if c.kind == "audio"]
 
 
 def style_of(corrections: Iterable[Correction]) -> str | None:

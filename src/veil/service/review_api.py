@@ -25,15 +25,16 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 class CorrectionIn(BaseModel):
     """One correction. Frames are indices (from 0), ranges inclusive; boxes are fractions of the displayed frame."""
 
-    kind: Literal["delete_track", "track_range", "region", "mask", "style"]
+    kind: Literal["delete_track", "track_range", "region", "mask", "style", "audio"]
     track_id: int | None = Field(None, description="delete_track, track_range")
-    start: int | None = Field(None, ge=0, description="first frame (track_range, region, mask)")
-    end: int | None = Field(None, ge=0, description="last frame, inclusive (track_range, region, mask)")
+    start: int | None = Field(None, ge=0, description="first frame (track_range, region, mask, audio)")
+    end: int | None = Field(None, ge=0, description="last frame, inclusive (track_range, region, mask, audio)")
     box: tuple[Fraction, Fraction, Fraction, Fraction] | None = Field(
         None, description="x1, y1, x2, y2 as fractions of the displayed frame (region, mask)"
     )
     invert: bool = Field(False, description="mask: cover everything except the box")
     style: str | None = Field(None, description="style: mosaic, blur or solid")
+    bleep: bool = Field(False, description="audio: a 1 kHz tone instead of silence")
 
     @model_validator(mode="after")
     def _complete(self) -> CorrectionIn:
@@ -43,6 +44,7 @@ class CorrectionIn(BaseModel):
             "region": ("box", "start", "end"),
             "mask": ("box", "start", "end"),
             "style": ("style",),
+            "audio": ("start", "end"),
         }[self.kind]
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:

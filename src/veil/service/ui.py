@@ -191,12 +191,17 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 <button id="fwd" title="Next frame (→)">▶︎|</button><span id="clock" class="clock">frame –</span>
 <span class="spacer"></span>
 <button id="next-doubt" title="Next doubtful moment (n)">Next doubtful <kbd>n</kbd></button>
-<button id="draw" title="Draw a box to cover (d)">Draw region <kbd>d</kbd></button></div>
+<button id="draw" title="Draw a box to cover (d)">Draw region <kbd>d</kbd></button>
+<button id="sound" title="Mute or bleep the sound (a)">Audio <kbd>a</kbd></button></div>
 <div id="draw-panel" class="panel" hidden><span>Frames</span>
 <input id="from" type="number" min="0" aria-label="From frame"><span>to</span>
 <input id="to" type="number" min="0" aria-label="To frame"><button id="add-region" class="primary">Add region</button>
 <button id="add-mask">Fixed mask</button><button id="add-inverse">Cover all but this</button>
 <button id="cancel-draw" class="link">Cancel</button></div>
+<div id="audio-panel" class="panel" hidden><span>Sound of frames</span>
+<input id="audio-from" type="number" min="0" aria-label="From frame"><span>to</span>
+<input id="audio-to" type="number" min="0" aria-label="To frame"><button id="mute" class="primary">Mute</button>
+<button id="bleep">Bleep</button><button id="cancel-audio" class="link">Cancel</button></div>
 </section>
 <aside class="side-col"><h2>Tracks <small id="track-count"></small></h2><ul id="tracks" class="tracks"></ul>
 <h2>Corrections</h2><ul id="corrections" class="corrections"></ul>

@@ -89,6 +89,7 @@ function describe(c) {
     case "region": return `Cover a region on${range}`;
     case "mask": return `${c.invert ? "Cover all but an area" : "Fixed mask"} on${range}`;
     case "style": return `Style: ${c.style}`;
+    case "audio": return `${c.bleep ? "Bleep" : "Mute"} the sound on${range}`;
     default: return c.kind;
   }
 }
@@ -130,8 +131,9 @@ function renderTimeline() {
     rows.push(el("div", { class: `row ${off ? "off" : ""} ${R.selected === track.track_id ? "selected" : ""}`, title: `${label(track)}: ${Math.round(track.confidence * 100)} % confidence` },
       el("span", { class: "label" }, label(track)), strip(runs, () => { R.selected = track.track_id; renderTimeline(); })));
   }
-  for (const c of R.corrections.filter((c) => c.kind === "region" || c.kind === "mask")) {
-    rows.push(el("div", { class: "row" }, el("span", { class: "label" }, c.kind === "region" ? `Region ${c.id}` : `Mask ${c.id}`),
+  const names = { region: "Region", mask: "Mask", audio: "Sound" };
+  for (const c of R.corrections.filter((c) => names[c.kind])) {
+    rows.push(el("div", { class: "row" }, el("span", { class: "label" }, `${names[c.kind]} ${c.id}`),
       strip([span("region", c.start, c.end)])));
   }
   const head = el("div", { class: "playhead", id: "playhead" });
@@ -233,6 +235,32 @@ function setUpDrawing() {
   $("cancel-draw").addEventListener("click", () => setDrawing(false));
 }
 
+function setAudioPanel(on) {
+  $("audio-panel").hidden = !on;
+  $("sound").classList.toggle("on", on);
+  if (!on) return;
+  const frame = currentFrame();
+  $("audio-from").value = frame;
+  $("audio-to").value = Math.min(frameCount() - 1, frame + Math.round(fps()));
+  $("audio-from").focus();
+}
+
+function setUpAudio() {
+  const add = (bleep) => async () => {
+    const body = { kind: "audio", start: parseInt($("audio-from").value, 10), end: parseInt($("audio-to").value, 10), bleep };
+    try {
+      await api("POST", `/v1/jobs/${R.job}/corrections`, body);
+      message(`The sound will be ${bleep ? "bleeped" : "muted"}: re-render to apply.`);
+      setAudioPanel(false);
+      await loadCorrections();
+    } catch (error) { message(`Not added: ${error.message}`); }
+  };
+  $("sound").addEventListener("click", () => setAudioPanel($("audio-panel").hidden));
+  $("mute").addEventListener("click", add(false));
+  $("bleep").addEventListener("click", add(true));
+  $("cancel-audio").addEventListener("click", () => setAudioPanel(false));
+}
+
 function showStatus() {
   const s = R.status, badge = $("state");
   let text = "not approved", cls = "badge warn";
@@ -286,9 +314,9 @@ function setUpKeys() {
       " ": () => (video.paused ? video.play() : video.pause()),
       ArrowLeft: () => seekFrame(currentFrame() - 1),
       ArrowRight: () => seekFrame(currentFrame() + 1),
-      n: nextDoubt, d: () => setDrawing(!R.drawing),
+      n: nextDoubt, d: () => setDrawing(!R.drawing), a: () => setAudioPanel($("audio-panel").hidden),
       o: () => showVideo(R.mode === "original" ? "anonymized" : "original"),
-      Escape: () => setDrawing(false),
+      Escape: () => { setDrawing(false); setAudioPanel(false); },
     };
     if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
   });
@@ -339,6 +367,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   sizeStage();
   setUpControls();
   setUpDrawing();
+  setUpAudio();
   setUpKeys();
   R.status = await api("GET", `/v1/jobs/${R.job}/review`);
   R.version = R.status.version;
