@@ -41,9 +41,17 @@ def covers(track: int = 7, frames: range = range(4, 9)) -> dict[int, list[Cover]
 def test_summary_folds_frames_into_runs_of_seen_and_inferred() -> None:
     (track,) = summarize(covers())
     assert (track.first, track.last, track.seen_frames, track.inferred_frames) == (4, 8, 3, 2)
-    assert track.runs == [(4, 4, True), (5, 5, False), (6, 6, True), (7, 7, False), (8, 8, True)]
+    assert track.runs == [(4, 8, True)]  # the frames between the detector's looks count as seen on the timeline
     assert track.confidence == pytest.approx(0.9)
     assert track.best_frame == 4
+
+
+def test_long_tracks_are_a_few_runs_and_long_inferred_stretches_stay() -> None:
+    seen = {*range(0, 400, 8), *range(600, 1000, 8)}
+    frames = {i: [face(i, seen=i in seen)] for i in range(1010)}
+    (track,) = summarize(frames)
+    assert track.runs == [(0, 392, True), (393, 599, False), (600, 992, True), (993, 1009, False)]
+    assert (track.seen_frames, track.inferred_frames) == (100, 910)
 
 
 def test_doubtful_moments_flag_short_tracks_low_confidence_and_long_inferred_stretches() -> None:

@@ -166,8 +166,28 @@ def _extend_runs(runs: list[tuple[int, int, bool]], frame: int, seen: bool) -> N
         runs.append((frame, frame, seen))
 
 
+BETWEEN_LOOKS_FRAMES = 8
+"""Inferred stretches this short between two seen frames are the frames between the detector's looks (it looks at
+every 8th frame by default): the timeline shows them as seen, so a long track is a few runs, not thousands."""
+
+
+def _merge_between_looks(runs: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    merged: list[tuple[int, int, bool]] = []
+    for number, (first, last, seen) in enumerate(runs):
+        between = 0 < number < len(runs) - 1 and last - first + 1 <= BETWEEN_LOOKS_FRAMES
+        if merged and merged[-1][2] and (seen or between) and merged[-1][1] == first - 1:
+            merged[-1] = (merged[-1][0], last, True)
+        else:
+            merged.append((first, last, seen))
+    return merged
+
+
 def summarize(frames: Mapping[int, Sequence[Cover]]) -> list[TrackSummary]:
-    """One summary per track, ordered by first frame; the best box is the most confident one seen."""
+    """One summary per track, ordered by first frame; the best box is the most confident one seen.
+
+    ``runs`` show the short inferred stretches between the detector's looks as seen (see
+    :data:`BETWEEN_LOOKS_FRAMES`); the frame counts are exact.
+    """
     tracks: dict[int, TrackSummary] = {}
     best: dict[int, float] = {}
     for frame in sorted(frames):
@@ -185,6 +205,7 @@ def summarize(frames: Mapping[int, Sequence[Cover]]) -> list[TrackSummary]:
                 track.best_frame, track.best_box = frame, cover.box
     for track in tracks.values():
         track.confidence = track.confidence / track.seen_frames if track.seen_frames else 0.0
+        track.runs = _merge_between_looks(track.runs)
     return sorted(tracks.values(), key=lambda track: (track.first, track.track_id))
 
 
