@@ -190,8 +190,8 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 <button id="back" title="Previous frame (←)">◀︎</button><button id="play" title="Play / pause (space)">▶︎</button>
 <button id="fwd" title="Next frame (→)">▶︎|</button><span id="clock" class="clock">frame –</span>
 <span class="spacer"></span>
-<button id="next-doubt" title="Next doubtful moment (n)">Next doubtful <kbd>n</kbd></button>
-<button id="draw" title="Draw a box to cover (d)">Draw region <kbd>d</kbd></button>
+<button id="next-doubt" title="Next doubtful moment (n)">Doubtful <kbd>n</kbd></button>
+<button id="draw" title="Draw a box to cover (d)">Region <kbd>d</kbd></button>
 <button id="sound" title="Mute or bleep the sound (a)">Audio <kbd>a</kbd></button></div>
 <div id="draw-panel" class="panel" hidden><span>Frames</span>
 <input id="from" type="number" min="0" aria-label="From frame"><span>to</span>

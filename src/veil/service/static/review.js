@@ -156,7 +156,7 @@ function placePlayhead() {
 function tick() {
   const frame = currentFrame();
   const seconds = $("video").currentTime;
-  $("clock").textContent = `frame ${frame} / ${frameCount() - 1} · ${seconds.toFixed(2)} s`;
+  $("clock").textContent = `frame ${frame} / ${frameCount() - 1} · ${seconds.toFixed(2)}s`;
   $("play").textContent = $("video").paused ? "▶︎" : "❚❚";
   placePlayhead();
   drawOverlay();
@@ -190,7 +190,7 @@ function setDrawing(on) {
   R.drawing = on;
   $("draw").classList.toggle("on", on);
   document.querySelector(".stage").classList.toggle("drawing", on);
-  if (!on) { R.box = null; $("draw-panel").hidden = true; }
+  if (!on) { R.box = null; $("draw-panel").hidden = true; message(""); }
   if (on) { $("video").pause(); message("Drag a box over the picture."); }
   drawOverlay();
 }
@@ -356,7 +356,7 @@ function sizeStage() {
   const aspect = (R.data.width || 16) / (R.data.height || 9);
   const stage = document.querySelector(".stage");
   stage.style.aspectRatio = `${aspect}`;
-  stage.style.width = `min(100%, calc(54vh * ${aspect}))`;
+  stage.style.width = `min(100%, calc(50vh * ${aspect}))`;
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
