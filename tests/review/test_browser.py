@@ -199,3 +199,8 @@ def test_review_session(page: Any, server: VeilServer, tmp_path: Path) -> None:
     assert last["details"]["outputs_sha256"]["cafe/detections.json"] == sha256(output.parents[1] / "detections.json")
     assert (approved["user"], approved["details"]["version"]) == ("admin", 2)
     assert all(event["user"] == "admin" for event in events[2:])
+
+    page.goto("/ui/jobs")  # the list says what the job covers and who signed it off
+    row = page.locator(f"#job-rows tr[data-job='{job}']")
+    expect(row).to_contain_text("1 face")
+    expect(row).to_contain_text("approved by admin")

@@ -37,7 +37,8 @@ def media(job: str) -> list[str]:
 
 
 def api(job: str) -> list[str]:
-    return [f"/v1/jobs/{job}/{part}" for part in ("tracks", "review", "corrections", "audit", "video", "detections")]
+    parts = ("tracks", "review", "corrections", "audit", "video", "detections")
+    return [*(f"/v1/jobs/{job}/{part}" for part in parts), f"/v1/review/overview?job_id={job}"]
 
 
 @pytest.mark.parametrize("cookie", [None, "forged-session-token"])

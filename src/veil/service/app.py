@@ -64,6 +64,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(events.router)
     app.include_router(rest.router)
     app.include_router(review_api.router)
+    app.include_router(review_api.overview_router)
     app.include_router(ui.router)
     app.add_exception_handler(ui.SignInRequired, ui.sign_in_redirect)
     app.add_exception_handler(ReviewConflict, _conflict)

@@ -145,6 +145,27 @@ class ReviewService:
         }
         return [track.to_json() for track in tracks], doubtful(tracks), times
 
+    def overview(self, job_id: str) -> dict[str, Any]:
+        """What the job list shows of a finished job: tracks per class and the current approval (no hashing)."""
+        job = self.jobs.get(job_id)
+        if job.state is not JobState.SUCCEEDED:
+            return {"job_id": job_id, "tracks": {}, "approved": None}
+        summaries, _, _ = self._summaries(job.job_id, job.output_bucket, self._first_etag(job))
+        counts: dict[str, int] = {}
+        for summary in summaries:
+            counts[summary["class"]] = counts.get(summary["class"], 0) + 1
+        return {"job_id": job_id, "tracks": counts, "approved": self._approval(job_id)}
+
+    def _approval(self, job_id: str) -> dict[str, Any] | None:
+        """The last approval, unless a correction or a render came after it."""
+        approval = None
+        for event in self.store.events(job_id):
+            if event.event == "approved":
+                approval = {"by": event.user, "at": event.at, "version": event.details.get("version")}
+            elif event.event in ("correction_added", "correction_undone", "rerendered"):
+                approval = None
+        return approval
+
     # -- corrections and renders ------------------------------------------------------------------------------
 
     def active(self, job_id: str) -> list[Correction]:
@@ -204,12 +225,7 @@ class ReviewService:
         """The render's state and progress, and whether the current version is approved (and by whom)."""
         self.finished(job_id)
         render = self.store.render(job_id)
-        approval = None
-        for event in self.store.events(job_id):
-            if event.event == "approved":
-                approval = {"by": event.user, "at": event.at, "version": event.details.get("version")}
-            elif event.event in ("correction_added", "correction_undone", "rerendered"):
-                approval = None
+        approval = self._approval(job_id)
         done, total = self.progress.get(job_id, (0, None))
         return {
             "version": render.version if render else 0,

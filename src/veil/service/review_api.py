@@ -18,6 +18,7 @@ from veil.redact.settings import RedactSettings
 from veil.service.auth import PrincipalDep, ServiceDep
 
 router = APIRouter(prefix="/v1/jobs/{job_id}", tags=["review"])
+overview_router = APIRouter(prefix="/v1/review", tags=["review"])
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -129,3 +130,13 @@ def audit(
     body = json.dumps({"job_id": job_id, "events": service.review.events(job_id)}, indent=2)
     headers = {"Content-Disposition": f'attachment; filename="veil-audit-{job_id}.json"'} if download else {}
     return Response(body, media_type="application/json", headers=headers)
+
+
+@overview_router.get("/overview")
+def overview(
+    service: ServiceDep,
+    principal: PrincipalDep,
+    job_ids: Annotated[list[str], Query(alias="job_id", max_length=200, description="jobs to describe")],
+) -> dict[str, Any]:
+    """For the job list: each job's tracks per class and its current approval."""
+    return {"jobs": [service.review.overview(job_id) for job_id in job_ids]}

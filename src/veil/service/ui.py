@@ -167,8 +167,8 @@ def jobs_page(session: PageSession) -> Response:
 <button class="primary" disabled>Upload</button></form></section>
 <p id="upload-status" class="muted" role="status"></p>
 <table class="jobs"><thead><tr><th>Video</th><th>State</th><th>Progress</th><th>Duration</th><th>Frames</th>
-<th>Created</th></tr></thead>
-<tbody id="job-rows"><tr><td colspan="6" class="muted">Loading…</td></tr></tbody></table>"""
+<th>Covered</th><th>Review</th><th>Created</th></tr></thead>
+<tbody id="job-rows"><tr><td colspan="8" class="muted">Loading…</td></tr></tbody></table>"""
     return _page("Jobs", body, session, ("jobs.js",))
 
 

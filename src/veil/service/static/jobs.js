@@ -40,6 +40,32 @@ function stateBadge(job) {
   return el("span", { class: `badge ${kind}`, title: job.message || "" }, job.state === "IN_PROGRESS" ? job.detail : job.state.toLowerCase());
 }
 
+const overviews = {};
+
+function plural(count, word) { return `${count} ${word}${count === 1 ? "" : "s"}`; }
+
+function coveredCell(job) {
+  const seen = overviews[job.job_id];
+  if (!seen) return el("td", { class: "muted" }, "–");
+  const parts = Object.entries(seen.tracks).map(([name, count]) => plural(count, name));
+  return el("td", {}, parts.length ? parts.join(" · ") : "nothing");
+}
+
+function reviewCell(job) {
+  const approved = overviews[job.job_id]?.approved;
+  if (!approved) return el("td", { class: "muted" }, job.state === "SUCCEEDED" ? "to review" : "–");
+  return el("td", {}, el("span", { class: "badge ok" }, `approved by ${approved.by}`));
+}
+
+async function refreshOverviews(jobs) {
+  const done = jobs.filter((job) => job.state === "SUCCEEDED").slice(0, 200);
+  if (!done.length) return;
+  const query = done.map((job) => `job_id=${encodeURIComponent(job.job_id)}`).join("&");
+  try {
+    for (const seen of (await api("GET", `/v1/review/overview?${query}`)).jobs) overviews[seen.job_id] = seen;
+  } catch (error) { /* the list still shows; the next poll tries again */ }
+}
+
 function jobRow(job) {
   const name = job.source.key.split("/").pop();
   const link = job.state === "SUCCEEDED" ? el("a", { href: `/ui/jobs/${job.job_id}` }, name) : el("span", {}, name);
@@ -51,6 +77,7 @@ function jobRow(job) {
   return el("tr", { dataset: { job: job.job_id } },
     el("td", {}, link), el("td", {}, stateBadge(job)), progress,
     el("td", {}, duration(meta.DurationMillis)), el("td", {}, String(job.progress.frames_total ?? "–")),
+    coveredCell(job), reviewCell(job),
     el("td", { class: "muted" }, new Date(job.created_at).toLocaleString()));
 }
 
@@ -58,8 +85,9 @@ async function refreshJobs() {
   const rows = document.getElementById("job-rows");
   try {
     const page = await api("GET", "/v1/jobs?limit=200");
+    await refreshOverviews(page.jobs);
     rows.replaceChildren(...(page.jobs.length ? page.jobs.map(jobRow)
-      : [el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No jobs yet: upload a video."))]));
+      : [el("tr", {}, el("td", { colspan: 8, class: "muted" }, "No jobs yet: upload a video."))]));
   } catch (error) { /* keep the last list; try again at the next poll */ }
 }
 
@@ -98,6 +126,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (document.getElementById("job-rows")) {
     setUpUpload();
     refreshJobs();
-    setInterval(refreshJobs, 1500);
+    setInterval(refreshJobs, 2000);
   }
 });
