@@ -57,7 +57,8 @@ class Correction:
     covered from ``start`` to ``end`` only, trimmed, or extended by holding its
     first or last box. ``region``: ``box`` is covered on ``start``..``end``.
     ``mask``: the same for a fixed area, or with ``invert`` everything except it.
-    ``style``: the whole job is rendered in ``style``. ``audio``: the sound of
+    A region with a ``path`` (frame, box) covers each listed frame at its own box:
+    the box followed through the shot. ``style``: the whole job is rendered in ``style``. ``audio``: the sound of
     frames ``start``..``end`` is muted, or with ``bleep`` replaced by a tone.
     """
 
@@ -70,11 +71,14 @@ class Correction:
     invert: bool = False
     style: str | None = None
     bleep: bool = False
+    path: tuple[tuple[int, Box], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {"kind": self.kind, "track_id": self.track_id, "start": self.start, "end": self.end}
         values.update({"box": list(self.box) if self.box else None, "invert": self.invert, "style": self.style})
         values["bleep"] = self.bleep
+        if self.path:
+            values["path"] = [[frame, *box] for frame, box in self.path]
         return {key: value for key, value in values.items() if value is not None and value is not False}
 
     @classmethod
@@ -90,6 +94,10 @@ class Correction:
             invert=bool(values.get("invert", False)),
             style=values.get("style"),
             bleep=bool(values.get("bleep", False)),
+            path=tuple(
+                (int(step[0]), (float(step[1]), float(step[2]), float(step[3]), float(step[4])))
+                for step in values.get("path", ())
+            ),
         )
 
 
@@ -268,11 +276,17 @@ def _add_area(frames: Frames, correction: Correction, frame_count: int) -> Frame
     if correction.box is None:
         raise ValueError(f"a {correction.kind} correction needs a box")
     class_name = REGION if correction.kind == "region" else MASK
+    track = CORRECTION_TRACK_BASE + correction.id
     boxes = _outside(correction.box) if correction.invert else [correction.box]
-    covers = [Cover(CORRECTION_TRACK_BASE + correction.id, class_name, box, 1.0, True) for box in boxes]
+    covers = [Cover(track, class_name, box, 1.0, True) for box in boxes]
+    followed = dict(correction.path)
     result = {frame: list(found) for frame, found in frames.items()}
     for frame in _in_range(correction, frame_count):
-        result.setdefault(frame, []).extend(covers)
+        if followed:
+            if frame in followed:
+                result.setdefault(frame, []).append(Cover(track, class_name, followed[frame], 1.0, True))
+        else:
+            result.setdefault(frame, []).extend(covers)
     return result
 
 

@@ -26,6 +26,7 @@ from veil.jobs import Job, JobState, JobStore
 from veil.jobs.rerender import first_detections, first_detections_key, object_sha256, rerender_job
 from veil.jobs.review import ReviewStore
 from veil.pipeline import AnonymizeOptions
+from veil.pipeline.follow import follow_box
 from veil.records.review import Correction, doubtful, read_covers, summarize
 from veil.storage import ObjectStore
 
@@ -176,6 +177,16 @@ class ReviewService:
         record = self.store.add_correction(job_id, user, body)
         self.store.log(job_id, user, "correction_added", {"id": record.id, **body})
         return record.to_json()
+
+    def follow(self, job_id: str, values: dict[str, Any], anchor: int) -> dict[str, Any]:
+        """A region whose box follows what was drawn on frame ``anchor`` through the shot (within start..end)."""
+        job = self.finished(job_id)
+        start, end = values["start"], values["end"]
+        if not start <= anchor <= end:
+            raise ReviewConflict(f"the box was drawn on frame {anchor}, outside frames {start}-{end}")
+        path = follow_box(self.media_file(job, "original"), anchor, tuple(values["box"]), start, end)
+        steps = [[frame, *(round(v, 6) for v in box)] for frame, box in path.items()]
+        return {**values, "start": min(path), "end": max(path), "anchor": anchor, "path": steps}
 
     def undo(self, job_id: str, correction_id: int, user: str) -> None:
         self.finished(job_id)

@@ -36,6 +36,8 @@ class CorrectionIn(BaseModel):
     invert: bool = Field(False, description="mask: cover everything except the box")
     style: str | None = Field(None, description="style: mosaic, blur or solid")
     bleep: bool = Field(False, description="audio: a 1 kHz tone instead of silence")
+    follow: bool = Field(False, description="region: follow the box through the shot from frame `anchor`")
+    anchor: int | None = Field(None, ge=0, description="region with follow: the frame the box was drawn on")
 
     @model_validator(mode="after")
     def _complete(self) -> CorrectionIn:
@@ -93,6 +95,8 @@ def add_correction(job_id: str, body: CorrectionIn, service: ServiceDep, princip
     """Store a correction (it changes the video at the next re-render)."""
     values = body.model_dump(exclude_none=True, exclude_defaults=True)
     values["kind"] = body.kind
+    if body.follow and body.kind == "region":
+        values = service.review.follow(job_id, values, body.anchor if body.anchor is not None else body.start or 0)
     return service.review.add_correction(job_id, principal.user, values)
 
 

@@ -195,7 +195,9 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 <button id="sound" title="Mute or bleep the sound (a)">Audio <kbd>a</kbd></button></div>
 <div id="draw-panel" class="panel" hidden><span>Frames</span>
 <input id="from" type="number" min="0" aria-label="From frame"><span>to</span>
-<input id="to" type="number" min="0" aria-label="To frame"><button id="add-region" class="primary">Add region</button>
+<input id="to" type="number" min="0" aria-label="To frame">
+<label class="check"><input id="follow" type="checkbox" checked> follow it</label>
+<button id="add-region" class="primary">Add region</button>
 <button id="add-mask">Fixed mask</button><button id="add-inverse">Cover all but this</button>
 <button id="cancel-draw" class="link">Cancel</button></div>
 <div id="audio-panel" class="panel" hidden><span>Sound of frames</span>

@@ -86,7 +86,7 @@ function describe(c) {
   switch (c.kind) {
     case "delete_track": return `Keep track ${c.track_id % 1000000} visible`;
     case "track_range": return `Track ${c.track_id % 1000000} only on${range}`;
-    case "region": return `Cover a region on${range}`;
+    case "region": return `Cover a region${c.path ? " (followed)" : ""} on${range}`;
     case "mask": return `${c.invert ? "Cover all but an area" : "Fixed mask"} on${range}`;
     case "style": return `Style: ${c.style}`;
     case "audio": return `${c.bleep ? "Bleep" : "Mute"} the sound on${range}`;
@@ -172,9 +172,12 @@ function drawOverlay() {
   g.lineWidth = 2;
   for (const c of R.corrections) {
     if (!c.box || frame < c.start || frame > c.end) continue;
+    const step = c.path ? c.path.find((p) => p[0] === frame) : null;
+    if (c.path && !step) continue;
+    const [x1, y1, x2, y2] = step ? step.slice(1) : c.box;
     g.setLineDash([6, 4]);
     g.strokeStyle = "#f5a524";
-    g.strokeRect(c.box[0] * w, c.box[1] * h, (c.box[2] - c.box[0]) * w, (c.box[3] - c.box[1]) * h);
+    g.strokeRect(x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h);
   }
   if (R.box) {
     g.setLineDash([]);
@@ -214,7 +217,7 @@ function setUpDrawing() {
     R.dragFrom = null;
     if (!R.box || R.box[2] - R.box[0] < 0.005 || R.box[3] - R.box[1] < 0.005) { R.box = null; drawOverlay(); return; }
     const frame = currentFrame();
-    $("from").value = frame;
+    $("from").value = Math.max(0, frame - Math.round(fps()));
     $("to").value = Math.min(frameCount() - 1, frame + Math.round(fps()));
     $("draw-panel").hidden = false;
     message("Choose the frames to cover, then add it.");
@@ -222,6 +225,10 @@ function setUpDrawing() {
   const add = (kind, invert) => async () => {
     const body = { kind, box: R.box.map((v) => Math.round(v * 1e6) / 1e6), start: parseInt($("from").value, 10), end: parseInt($("to").value, 10) };
     if (invert) body.invert = true;
+    if (kind === "region" && $("follow").checked) {
+      Object.assign(body, { follow: true, anchor: currentFrame(), start: Math.min(body.start, currentFrame()) });
+      message("Following the box through the shot…");
+    }
     try {
       await api("POST", `/v1/jobs/${R.job}/corrections`, body);
       message("Added: re-render to apply.");
