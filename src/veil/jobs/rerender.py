@@ -20,7 +20,7 @@ from typing import Any
 
 from veil.errors import VeilError
 from veil.jobs.models import Job, OutputKeys
-from veil.jobs.process import ProgressCallback, _extension
+from veil.jobs.process import ProgressCallback, source_suffix
 from veil.media import probe
 from veil.pipeline import AnonymizeOptions
 from veil.pipeline.covers import render_covers
@@ -75,7 +75,7 @@ def rerender_job(
         options = AnonymizeOptions.build(options, style=style)
     with tempfile.TemporaryDirectory(prefix="veil-rerender-", dir=work_dir) as folder:
         work = Path(folder)
-        source = work / f"source{_extension(job.source_key)}"
+        source = work / f"source{source_suffix(job.source_key)}"
         video, detections = work / "video.mp4", work / "detections.json"
         objects.download(job.source_bucket, job.source_key, source)
         _keep_first(job, objects)

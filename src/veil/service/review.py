@@ -249,7 +249,10 @@ class ReviewService:
     # -- media for the pages ----------------------------------------------------------------------------------
 
     def media_file(self, job: Job, kind: str) -> Path:
-        """A local copy of the job's original or anonymized video, kept per object version (for range requests)."""
+        """A local copy of the job's original or anonymized video, kept per object version (for range requests).
+
+        The copies live in ``DATA_DIR/review-cache/JOB`` (as private as the database); a new version replaces the old.
+        """
         bucket, key = (
             (job.source_bucket, job.source_key) if kind == "original" else (job.output_bucket, job.output_key or "")
         )
@@ -261,4 +264,7 @@ class ReviewService:
             partial = path.with_name(f".{path.name}.partial")
             self.objects.download(bucket, key, partial)
             partial.replace(path)
+            for older in path.parent.glob(f"{kind}-*"):  # earlier versions (an open one stays readable)
+                if older != path:
+                    older.unlink(missing_ok=True)
         return path
