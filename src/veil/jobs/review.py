@@ -59,6 +59,10 @@ _SCHEMA = (
         user_name VARCHAR(64) NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS review_cuts (
+        job_id VARCHAR(64) PRIMARY KEY,
+        frames TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS review_audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         job_id VARCHAR(64) NOT NULL,
@@ -271,6 +275,19 @@ class ReviewStore:
             "updated_at = ? WHERE state = 'rendering'",
             (time.time(),),
         )
+
+    # -- cuts ---------------------------------------------------------------------------------------------------
+
+    def set_cuts(self, job_id: str, frames: builtins.list[int]) -> None:
+        self._execute(
+            "INSERT INTO review_cuts (job_id, frames) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET frames = ?",
+            (job_id, json.dumps(frames), json.dumps(frames)),
+        )
+
+    def cuts(self, job_id: str) -> builtins.list[int] | None:
+        """The frames that start a shot, once known (None before the job's video was scanned)."""
+        rows = self._rows("SELECT frames FROM review_cuts WHERE job_id = ?", (job_id,))
+        return [int(frame) for frame in json.loads(rows[0]["frames"])] if rows else None
 
     # -- the audit log ------------------------------------------------------------------------------------------
 

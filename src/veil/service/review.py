@@ -26,6 +26,7 @@ from veil.jobs import Job, JobState, JobStore
 from veil.jobs.rerender import first_detections, first_detections_key, object_sha256, rerender_job
 from veil.jobs.review import ReviewStore
 from veil.pipeline import AnonymizeOptions
+from veil.pipeline.cuts import find_cuts
 from veil.pipeline.follow import follow_box
 from veil.records.review import Correction, doubtful, read_covers, summarize
 from veil.storage import ObjectStore
@@ -64,12 +65,15 @@ class ReviewService:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="veil-rerender")
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _scanner: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="veil-cuts"))
+    _scanning: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.store.interrupt_renders()
 
     def stop(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._scanner.shutdown(wait=False, cancel_futures=True)
 
     # -- jobs and their log -----------------------------------------------------------------------------------
 
@@ -115,6 +119,8 @@ class ReviewService:
         deleted = {c.track_id for c in self.active(job_id) if c.kind == "delete_track"}
         tracks = [{**summary, "covered": summary["track_id"] not in deleted} for summary in summaries]
         metadata = job.video_metadata or {}
+        cuts = self._cuts(job)
+        after_cuts = [{"frame": frame, "track_id": -1, "reason": "just after a cut"} for frame in cuts or ()]
         return {
             "job_id": job_id,
             "frames": job.frames_total,
@@ -122,9 +128,29 @@ class ReviewService:
             "width": metadata.get("FrameWidth"),
             "height": metadata.get("FrameHeight"),
             "tracks": tracks,
-            "doubtful": moments,
+            "doubtful": sorted([*moments, *after_cuts], key=lambda moment: moment["frame"]),
+            "cuts": cuts,
+            "cuts_pending": cuts is None,
             "times_ms": times,
         }
+
+    def _cuts(self, job: Job) -> list[int] | None:
+        """The job's cuts, or None while they are found (once per job, on a thread of its own)."""
+        cuts = self.store.cuts(job.job_id)
+        if cuts is None:
+            with self._lock:
+                if job.job_id not in self._scanning:
+                    self._scanning.add(job.job_id)
+                    self._scanner.submit(self._scan, job)
+        return cuts
+
+    def _scan(self, job: Job) -> None:
+        try:
+            self.store.set_cuts(job.job_id, find_cuts(self.media_file(job, "original"), self.options.schedule))
+        except Exception:
+            log.exception("job %s: could not find its cuts", job.job_id)
+        finally:
+            self._scanning.discard(job.job_id)
 
     def _first_etag(self, job: Job) -> str:
         for key in (first_detections_key(job), job.detections_key or ""):

@@ -310,7 +310,7 @@ function nextDoubt() {
   const next = R.data.doubtful.find((d) => d.frame > frame) || R.data.doubtful[0];
   if (!next) { message("Nothing doubtful in this video."); return; }
   seekFrame(next.frame);
-  message(`Frame ${next.frame}: ${next.reason} (track ${next.track_id % 1000000}).`);
+  message(`Frame ${next.frame}: ${next.reason}${next.track_id >= 0 ? ` (track ${next.track_id % 1000000})` : ""}.`);
 }
 
 function setUpKeys() {
@@ -359,6 +359,12 @@ function setUpControls() {
   window.addEventListener("resize", () => { sizeStage(); tick(); });
 }
 
+async function reloadTracks() {
+  try { R.data = await api("GET", `/v1/jobs/${R.job}/tracks`); } catch (error) { return; }
+  renderTimeline();
+  if (R.data.cuts_pending) setTimeout(reloadTracks, 3000);
+}
+
 function sizeStage() {
   const aspect = (R.data.width || 16) / (R.data.height || 9);
   const stage = document.querySelector(".stage");
@@ -376,6 +382,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   setUpDrawing();
   setUpAudio();
   setUpKeys();
+  if (R.data.cuts_pending) setTimeout(reloadTracks, 3000);
   R.status = await api("GET", `/v1/jobs/${R.job}/review`);
   R.version = R.status.version;
   showVideo("anonymized");
