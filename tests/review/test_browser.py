@@ -148,6 +148,10 @@ def test_review_session(page: Any, server: VeilServer, tmp_path: Path) -> None:
     expect(page.locator("#clock")).to_have_text(re.compile(r"^frame 2 /"))
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#clock")).to_have_text(re.compile(r"^frame 1 /"))
+    page.keyboard.press(" ")
+    expect(page.locator("#play")).to_have_text("❚❚")  # playing
+    page.keyboard.press(" ")
+    expect(page.locator("#play")).to_have_text("▶︎")
     page.click("#show-orig")
     expect(page.locator("#video")).to_have_attribute("src", re.compile(rf"/ui/media/{job}/original"))
     page.click("#show-anon")

@@ -54,6 +54,17 @@ def test_long_tracks_are_a_few_runs_and_long_inferred_stretches_stay() -> None:
     assert (track.seen_frames, track.inferred_frames) == (100, 910)
 
 
+def test_a_ten_minute_video_is_a_small_timeline() -> None:
+    """15 000 frames (10 minutes at 25 fps), 12 objects, the detector looking at every 8th frame."""
+    frames = {
+        i: [face(i, seen=i % 8 == 0, track=t) for t in range(12) if t * 1000 <= i < t * 1000 + 4000]
+        for i in range(15_000)
+    }
+    tracks = summarize(frames)
+    assert len(tracks) == 12 and all(len(track.runs) <= 2 for track in tracks)
+    assert len(json.dumps([track.to_json() for track in tracks])) < 8_000
+
+
 def test_doubtful_moments_flag_short_tracks_low_confidence_and_long_inferred_stretches() -> None:
     short = summarize(covers(track=1, frames=range(3)))
     inferred = summarize({i: [face(i, seen=i == 20, track=2)] for i in range(20, 40)})

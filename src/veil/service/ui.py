@@ -211,7 +211,8 @@ def review_page(job_id: str, service: ServiceDep, session: PageSession) -> Respo
 <option>mosaic</option><option>blur</option><option>solid</option></select></label></aside>
 </div>
 <section class="timeline-wrap"><div class="timeline-head"><h2>Timeline</h2><span class="legend">
-<i class="seen"></i> seen <i class="inferred"></i> inferred <i class="doubt"></i> doubtful</span></div>
+<i class="seen"></i> seen <i class="inferred"></i> inferred <i class="doubt"></i> doubtful · fainter = less confident
+</span></div>
 <div id="timeline" class="timeline"></div></section></div>"""
     return _page(f"Review {name}", body, session, ("jobs.js", "review.js"))
 

@@ -126,6 +126,7 @@ function renderTimeline() {
   for (const track of R.data.tracks) {
     const off = !!deletion(track.track_id);
     const runs = track.runs.map(([a, b, seen]) => span(seen ? "seen" : "inferred", a, b));
+    for (const run of runs) run.style.opacity = `${0.35 + 0.65 * track.confidence}`;  // fainter: less sure
     const [start, end] = trackRange(track);
     if (start !== track.first || end !== track.last) runs.push(span("range", start, end));
     rows.push(el("div", { class: `row ${off ? "off" : ""} ${R.selected === track.track_id ? "selected" : ""}`, title: `${label(track)}: ${Math.round(track.confidence * 100)} % confidence` },
