@@ -49,6 +49,18 @@ def setup() -> Path:
     return ROOT / ".venv" / BIN
 
 
+def chromium() -> None:
+    """Debian's Chromium for the review pages' browser tests (tests/review), installed once on a fresh machine.
+
+    Playwright drives this executable; it never downloads a browser of its own.
+    """
+    if Path("/usr/bin/chromium").exists() or not Path("/usr/bin/apt-get").exists():
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    run(*sudo, "apt-get", "update", "-q")
+    run(*sudo, "apt-get", "install", "-y", "-q", "chromium")
+
+
 def demo(extra: list[str]) -> None:
     bin_dir = setup()
     run(bin_dir / "veil", "sample", "samples/sample.mp4")
@@ -80,6 +92,7 @@ def ensure_postgres() -> None:
 def test(extra: list[str]) -> None:
     bin_dir = setup()
     ensure_postgres()
+    chromium()
     run(bin_dir / "python", "-m", "pytest", *extra)
 
 

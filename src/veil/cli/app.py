@@ -1,4 +1,4 @@
-"""The ``veil`` command: ``anonymize``, ``sample`` and ``serve``."""
+"""The ``veil`` command: ``anonymize``, ``sample``, ``serve`` and ``users``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from veil.cli.fields import with_field_options
 from veil.cli.inputs import expand_inputs, make_folder, plan_outputs
 from veil.cli.progress import BatchProgress, should_show_bars
 from veil.cli.serve import register as register_serve
+from veil.cli.users import users_app
 from veil.errors import ConfigError, VeilError
 from veil.pipeline.heap import pin_malloc_thresholds
 from veil.pipeline.options import AnonymizeOptions, anonymize_option_fields
@@ -229,6 +230,7 @@ def sample(
 
 
 register_serve(app)
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -81,7 +81,7 @@ def process_job(
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{job.job_id}-", dir=work_dir) as folder:
         work = Path(folder)
-        source = work / f"source{_extension(job.source_key)}"
+        source = work / f"source{source_suffix(job.source_key)}"
         video, detections = work / "video.mp4", work / "detections.json"
         frames = work / "frames" if write_frames else None
         with _naming(work):
@@ -106,7 +106,7 @@ def _published_names(job: Job, keys: OutputKeys, video: Path, detections: Path) 
     return {video: f"{job.output_bucket}/{keys.video}", detections: f"{job.output_bucket}/{keys.detections}"}
 
 
-def _extension(key: str) -> str:
+def source_suffix(key: str) -> str:
     """The key's extension if it is a plain one (demuxers use it as a hint), else none."""
     extension = posixpath.splitext(key)[1]
     return extension.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else ""

@@ -30,32 +30,56 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteJobStore(JobStore):
-    """Jobs in one SQLite file (``sqlite:///path/veil.db``), shared by this process's threads."""
+class SqliteConnection:
+    """One SQLite file opened for this process's threads: WAL, a busy timeout, one statement at a time."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str, what: str) -> None:
+        self.url, self.what = url, what
         path = sqlite_path(url)
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise ConfigError(
-                    "cannot create the folder of job database {path}: {reason}", path=path, reason=reason(error)
+                    f"cannot create the folder of {what} {{path}}: {{reason}}", path=path, reason=reason(error)
                 ) from None
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as error:
+            raise ConfigError(f"cannot open {what} {{path}}: {{reason}}", path=path, reason=str(error)) from None
+
+    @contextmanager
+    def sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for one thread at a time; database errors become StorageError."""
+        with self._lock:
+            try:
+                yield self.db
+            except sqlite3.Error as error:
+                raise StorageError(f"{self.what} {self.url}: {error}") from error
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+
+class SqliteJobStore(JobStore):
+    """Jobs in one SQLite file (``sqlite:///path/veil.db``), shared by this process's threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = SqliteConnection(url, "job database")
+        try:
             self._migrate()
         except sqlite3.Error as error:
-            raise ConfigError("cannot open job database {path}: {reason}", path=path, reason=str(error)) from None
+            raise ConfigError("cannot open job database {path}: {reason}", path=url, reason=str(error)) from None
 
     def _migrate(self) -> None:
         """Bring the schema to this code's version, in one write transaction (a second process waits)."""
-        db = self._db
+        db = self._connection.db
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(VERSION_TABLE)
@@ -67,22 +91,12 @@ class SqliteJobStore(JobStore):
             raise
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _sql(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for one thread at a time; database errors become StorageError."""
-        with self._lock:
-            try:
-                yield self._db
-            except sqlite3.Error as error:
-                raise StorageError(f"job database {self.url}: {error}") from error
+        self._connection.close()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._sql() as db:
+        with self._connection.sql() as db:
             return db.execute(sql, params).rowcount
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Mapping[str, Any]]:
-        with self._sql() as db:
+        with self._connection.sql() as db:
             return db.execute(sql, params).fetchall()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 import av.container
+import numpy as np
 from av.audio.codeccontext import AudioCodecContext
 from av.audio.stream import AudioStream
 from av.codec.context import ThreadType
@@ -56,7 +57,59 @@ class AacRoute:
         out.mux(self.target.encode(None))
 
 
-Route = CopyRoute | AacRoute
+@dataclass(frozen=True)
+class AudioEdit:
+    """Silence (``bleep=False``) or a 1 kHz tone (``bleep=True``) from ``start`` to ``end`` seconds, in source time."""
+
+    start: float
+    end: float
+    bleep: bool = False
+
+
+BLEEP_HZ = 1000.0
+BLEEP_LEVEL = 0.2  # of full scale
+
+
+def edit_frame(frame: av.AudioFrame, edits: Sequence[AudioEdit]) -> av.AudioFrame:
+    """``frame`` with the samples inside ``edits`` silenced or replaced by the bleep tone (a new frame if changed)."""
+    if frame.pts is None or frame.time_base is None:
+        return frame
+    rate, count = frame.sample_rate, frame.samples
+    times = float(frame.pts * frame.time_base) + np.arange(count) / rate
+    hits = [edit for edit in edits if edit.start < times[-1] + 1 / rate and edit.end > times[0]]
+    if not hits:
+        return frame
+    samples = frame.to_ndarray()
+    planar = frame.format.is_planar
+    channels = samples if planar else samples.reshape(count, -1).T  # (channels, samples) view either way
+    full = 1.0 if samples.dtype.kind == "f" else float(2 ** (8 * samples.dtype.itemsize - 1) - 1)  # signed PCM
+    tone = (np.sin(2 * np.pi * BLEEP_HZ * times) * BLEEP_LEVEL * full).astype(samples.dtype)
+    for edit in hits:
+        inside = (times >= edit.start) & (times < edit.end)
+        channels[:, inside] = tone[inside] if edit.bleep else 0
+    edited = av.AudioFrame.from_ndarray(samples, format=frame.format.name, layout=frame.layout.name)
+    edited.sample_rate, edited.pts, edited.time_base = rate, frame.pts, frame.time_base
+    return edited
+
+
+@dataclass(frozen=True)
+class EditRoute:
+    """Packets decoded, silenced or bleeped where asked, and encoded to AAC."""
+
+    decoder: AudioCodecContext
+    target: AudioStream
+    edits: tuple[AudioEdit, ...]
+
+    def mux(self, packet: Packet[Stream] | None, out: av.container.OutputContainer) -> None:
+        for frame in self.decoder.decode(packet):
+            out.mux(self.target.encode(edit_frame(frame, self.edits)))
+
+    def flush(self, out: av.container.OutputContainer) -> None:
+        self.mux(None, out)
+        out.mux(self.target.encode(None))
+
+
+Route = CopyRoute | AacRoute | EditRoute
 
 
 class AudioCarrier:
@@ -65,10 +118,17 @@ class AudioCarrier:
     Packets are copied when the output container can hold the codec, else decoded
     and encoded to AAC. ``up_to(t)`` muxes what the source has up to time ``t``,
     so only one packet per call is held ahead and memory stays flat. Location and
-    device tags are left behind unless ``keep_metadata``.
+    device tags are left behind unless ``keep_metadata``. With ``edits``, every
+    stream is decoded, silenced or bleeped over the edits' times, and encoded to AAC.
     """
 
-    def __init__(self, out: av.container.OutputContainer, source: VideoInfo, keep_metadata: bool) -> None:
+    def __init__(
+        self,
+        out: av.container.OutputContainer,
+        source: VideoInfo,
+        keep_metadata: bool,
+        edits: Sequence[AudioEdit] = (),
+    ) -> None:
         self._out = out
         self._input: av.container.InputContainer | None = None
         self._pending: Packet[Stream] | None = None
@@ -82,7 +142,7 @@ class AudioCarrier:
             raise InputError("input {path} is not readable: {reason}", path=source.path, reason=reason(error)) from None
         streams = list(self._input.streams.audio)
         for stream in streams:
-            route = _route(out, stream)
+            route = _edit_route(out, stream, tuple(edits)) if edits else _route(out, stream)
             route.target.metadata.update(_stream_tags(stream, keep_metadata))
             self._routes[stream.index] = route
         self._packets = self._input.demux(*streams)
@@ -130,6 +190,16 @@ def _route(out: av.container.OutputContainer, stream: AudioStream) -> Route:
         return CopyRoute(out.add_stream_from_template(stream))
     except ValueError:
         pass
+    return _aac_route(out, stream)
+
+
+def _edit_route(out: av.container.OutputContainer, stream: AudioStream, edits: tuple[AudioEdit, ...]) -> Route:
+    route = _aac_route(out, stream)
+    return EditRoute(route.decoder, route.target, edits)
+
+
+def _aac_route(out: av.container.OutputContainer, stream: AudioStream) -> AacRoute:
+    """Decode ``stream`` and encode it to AAC."""
     rate = stream.codec_context.sample_rate
     try:
         target = out.add_stream("aac", rate=rate if rate <= _MAX_AAC_RATE else 48_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Self
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from veil.errors import InputError, OutputError, reason
 from veil.files import AtomicFile
-from veil.media.audio import MUXER_TAGS, AudioCarrier
+from veil.media.audio import MUXER_TAGS, AudioCarrier, AudioEdit
 from veil.media.colour import matrix_for, range_for
 from veil.media.probe import VideoInfo
 
@@ -87,9 +87,9 @@ class OutputFile:
             self._file.discard()
             raise
 
-    def carry_audio(self, source: VideoInfo, keep_metadata: bool) -> AudioCarrier:
+    def carry_audio(self, source: VideoInfo, keep_metadata: bool, edits: Sequence[AudioEdit] = ()) -> AudioCarrier:
         """Add every audio stream of ``source`` (after the video stream, so the video stays stream 0)."""
-        self.audio = AudioCarrier(self.container, source, keep_metadata)
+        self.audio = AudioCarrier(self.container, source, keep_metadata, edits)
         return self.audio
 
     @contextlib.contextmanager
@@ -132,6 +132,7 @@ class VideoWriter:
     the display rotation, the colour tags, every audio stream (copied where the
     container can hold the codec, else AAC) interleaved as frames arrive.
     Location and device metadata are left behind unless ``keep_metadata``.
+    ``audio_edits`` silence or bleep the audio over time ranges (a reviewer's).
     The file appears at ``path`` only on a successful ``close()``; until then it
     is written under a temporary name in the same folder.
     """
@@ -141,6 +142,7 @@ class VideoWriter:
         path: str | os.PathLike[str],
         source: VideoInfo,
         settings: EncoderSettings | None = None,
+        audio_edits: Sequence[AudioEdit] = (),
     ) -> None:
         self.path = Path(path)
         self.source = source
@@ -155,7 +157,7 @@ class VideoWriter:
         self._output = OutputFile(self.path, keep_metadata)
         with self._output.discarded_on_failure():
             self._video = self._add_video_stream()
-            self._audio = self._output.carry_audio(source, keep_metadata)
+            self._audio = self._output.carry_audio(source, keep_metadata, audio_edits)
             if keep_metadata:
                 copy_metadata(source, self._output.container, self._video)
 

@@ -27,6 +27,7 @@ import numpy as np
 from veil.detect import Detector
 from veil.errors import ModelError, OutputError, VeilError
 from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
+from veil.media.audio import AudioEdit
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
@@ -105,6 +106,7 @@ class VideoRun:
         self.timer = StageTimer()
         self.seen: dict[str, int] = defaultdict(int)
         self.covered: dict[str, int] = defaultdict(int)
+        self.audio_edits: tuple[AudioEdit, ...] = ()  # a re-render's muted or bleeped ranges (pipeline.covers)
         self.decoded = 0
         self.written = 0
         self.detected_frames = 0
@@ -125,7 +127,7 @@ class VideoRun:
             if log is not None:
                 stack.enter_context(log)
             reader = stack.enter_context(VideoReader(self.info.path, self.info))
-            writer = stack.enter_context(VideoWriter(outputs.video, target, encoder))
+            writer = stack.enter_context(VideoWriter(outputs.video, target, encoder, self.audio_edits))
             group.start("decode", lambda: self._decode(reader, decoded))
             group.start("encode", lambda: self._redact_and_encode(covered, writer, outputs.frames))
             group.run_here(lambda: self._detect_and_fuse(decoded, covered, log))

@@ -11,17 +11,20 @@ from starlette.concurrency import run_in_threadpool
 
 from veil import __version__
 from veil.errors import ConfigError, VeilError
-from veil.service import events, protocol, rest
+from veil.service import events, protocol, rest, review_api, ui
 from veil.service.credentials import SECRET_FIELDS
 from veil.service.errors import rest_status
 from veil.service.metrics import instrument
+from veil.service.review import ReviewConflict
 from veil.service.runtime import Service
 from veil.service.settings import ServiceSettings
+from veil.service.users import ensure_first_user
 
 DESCRIPTION = """\
 Anonymize every video that lands in the source bucket, and the jobs API around it.
 
-* `/v1/...`: the native REST API (bearer token `VEIL_API_TOKEN`).
+* `/v1/...`: the native REST API (bearer token `VEIL_API_TOKEN`, or a reviewer's session).
+* `/ui`: the review pages (sign in as a user from `veil users add`).
 * `POST /events/s3`: Amazon S3 and MinIO bucket notifications (bearer token).
 * `POST /`: an Amazon Rekognition-compatible job API (AWS JSON 1.1, Signature V4 with
   `VEIL_ACCESS_KEY_ID` / `VEIL_SECRET_ACCESS_KEY`): `StartFaceDetection`,
@@ -35,12 +38,17 @@ def _rest_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=rest_status(error))
 
 
+def _conflict(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=409)
+
+
 def create_app(settings: ServiceSettings) -> FastAPI:
     """Open the stores (errors surface here, before serving) and build the app; threads start with it."""
     missing = [f"VEIL_{field.upper()}" for field in SECRET_FIELDS if not getattr(settings, field)]
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set: the service never runs without credentials")
     service = Service.open(settings)
+    ensure_first_user(service.review.store, settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +65,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.include_router(events.router)
     app.include_router(rest.router)
     instrument(app, service.jobs)
+    app.include_router(review_api.router)
+    app.include_router(review_api.overview_router)
+    app.include_router(ui.router)
+    app.add_exception_handler(ui.SignInRequired, ui.sign_in_redirect)
+    app.add_exception_handler(ReviewConflict, _conflict)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

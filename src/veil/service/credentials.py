@@ -27,7 +27,7 @@ def _generate(field: str) -> str:
     return secrets.token_urlsafe(30)
 
 
-def _read(path: Path) -> dict[str, str]:
+def read_stored(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     mode = stat.S_IMODE(path.stat().st_mode)
@@ -37,10 +37,11 @@ def _read(path: Path) -> dict[str, str]:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConfigError(f"cannot read the stored secrets in {path}: {error}") from None
-    return {field: str(stored[field]) for field in SECRET_FIELDS if stored.get(field)}
+    # Every field is kept (the review's first user is stored here too); callers pick theirs.
+    return {field: str(value) for field, value in stored.items() if value}
 
 
-def _write(path: Path, values: dict[str, str]) -> None:
+def write_stored(path: Path, values: dict[str, str]) -> None:
     """Write then rename, like veil.files.atomic_path, but created 0600 from the first
     byte: the secrets are never readable by others, not even for a moment."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +59,9 @@ def resolve_secrets(settings: ServiceSettings) -> tuple[ServiceSettings, Path | 
     if not missing:
         return settings, None
     path = settings.data_dir / FILE_NAME
-    stored = _read(path)
+    stored = read_stored(path)
     generated = {field: _generate(field) for field in missing if field not in stored}
     if generated:
-        _write(path, {**stored, **generated})
+        write_stored(path, {**stored, **generated})
     values = {**stored, **generated}
     return settings.model_copy(update={field: values[field] for field in missing}), path

@@ -10,9 +10,11 @@ from typing import Any
 
 from veil.errors import ObjectNotFound
 from veil.jobs import Job, JobStore, WorkerPool, open_job_store
+from veil.jobs.review import ReviewStore
 from veil.parallel import Engine, make_engine
 from veil.parallel.staging import Scratch
 from veil.service.images import ImageDetectors
+from veil.service.review import ReviewService
 from veil.service.settings import ServiceSettings
 from veil.service.tokens import TokenCodec
 from veil.service.watcher import BucketWatcher
@@ -36,6 +38,7 @@ class Service:
     images: ImageDetectors
     tokens: TokenCodec
     pool: WorkerPool
+    review: ReviewService
     engine: Engine | None = None
     watcher: BucketWatcher = field(init=False)
 
@@ -74,6 +77,9 @@ class Service:
             images=ImageDetectors(options.detector),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
+            review=ReviewService(
+                ReviewStore(settings.review_store_url), jobs, objects, options, settings.data_dir / "review-cache"
+            ),
             engine=engine,
         )
 
@@ -95,6 +101,7 @@ class Service:
         finish = max(0.0, self.settings.stop_grace_seconds - HAND_BACK_SECONDS)
         self.watcher.stop(min(1.0, finish))
         self.pool.stop(finish)
+        self.review.stop()
         if self.engine is not None:
             self.engine.close()
 

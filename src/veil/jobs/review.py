@@ -1,0 +1,310 @@
+"""Review data beside the jobs, in the same database: users, sessions, corrections, renders and the audit log.
+
+The SQL is kept to what SQLite and PostgreSQL both accept, except where noted:
+ids from ``INTEGER PRIMARY KEY AUTOINCREMENT`` (PostgreSQL: ``BIGINT GENERATED
+ALWAYS AS IDENTITY``), the triggers that make the audit log append-only
+(PostgreSQL: a trigger function that raises), and ``?`` placeholders.
+
+The audit log is append-only: this class has no method that changes or removes
+an event, and the database refuses ``UPDATE`` and ``DELETE`` on it. Corrections
+are never deleted either; undoing one marks it undone (and logs that).
+Passwords arrive here already hashed (see ``veil.service.users``); sessions are
+stored by the SHA-256 of their token, so the database never holds a usable one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from veil.errors import ConfigError, StorageError
+from veil.jobs.sqlite import SqliteConnection
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS review_users (
+        name VARCHAR(64) PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_sessions (
+        token_hash VARCHAR(64) PRIMARY KEY,
+        user_name VARCHAR(64) NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_corrections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id VARCHAR(64) NOT NULL,
+        user_name VARCHAR(64) NOT NULL,
+        body TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        undone_at DOUBLE PRECISION,
+        undone_by VARCHAR(64)
+    )""",
+    "CREATE INDEX IF NOT EXISTS review_corrections_job ON review_corrections (job_id, id)",
+    """CREATE TABLE IF NOT EXISTS review_renders (
+        job_id VARCHAR(64) PRIMARY KEY,
+        version INTEGER NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        message TEXT,
+        user_name VARCHAR(64) NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_cuts (
+        job_id VARCHAR(64) PRIMARY KEY,
+        frames TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id VARCHAR(64) NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        user_name VARCHAR(64) NOT NULL,
+        event VARCHAR(32) NOT NULL,
+        details TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS review_audit_job ON review_audit (job_id, id)",
+    """CREATE TRIGGER IF NOT EXISTS review_audit_no_update BEFORE UPDATE ON review_audit
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS review_audit_no_delete BEFORE DELETE ON review_audit
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    user: str
+    csrf_token: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    """One reviewer's correction of a job (``body``: what it changes, see veil.records.review).
+
+    An undone correction is kept, marked with who undid it and when: nothing is ever deleted.
+    """
+
+    id: int
+    job_id: str
+    user: str
+    body: dict[str, Any]
+    created_at: float
+    undone_at: float | None
+    undone_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "created_at": self.created_at,
+            "undone": self.undone_at is not None,
+            **self.body,
+        }
+
+
+@dataclass(frozen=True)
+class RenderRecord:
+    job_id: str
+    version: int
+    state: str  # rendering, done, failed
+    message: str | None
+    user: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    job_id: str
+    at: float
+    user: str
+    event: str
+    details: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at, "user": self.user, "event": self.event, "details": self.details}
+
+
+class ReviewStore:
+    """Users, sessions, corrections, render states and the audit log of reviewed jobs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection = SqliteConnection(url, "review database")
+        try:
+            with self._connection.sql() as db:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+        except StorageError as error:
+            raise ConfigError(f"cannot open the review tables: {error}") from None
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._connection.sql() as db:
+            return db.execute(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
+        with self._connection.sql() as db:
+            return db.execute(sql, params).fetchall()
+
+    # -- users and sessions -----------------------------------------------------------------------------------
+
+    def set_user(self, name: str, password_hash: str) -> bool:
+        """Add the user, or set a new password; True if the user is new."""
+        exists = bool(self._rows("SELECT name FROM review_users WHERE name = ?", (name,)))
+        if exists:
+            self._execute("UPDATE review_users SET password_hash = ? WHERE name = ?", (password_hash, name))
+        else:
+            self._execute(
+                "INSERT INTO review_users (name, password_hash, created_at) VALUES (?, ?, ?)",
+                (name, password_hash, time.time()),
+            )
+        return not exists
+
+    def password_hash(self, name: str) -> str | None:
+        rows = self._rows("SELECT password_hash FROM review_users WHERE name = ?", (name,))
+        return rows[0]["password_hash"] if rows else None
+
+    def user_count(self) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM review_users")[0]["n"])
+
+    def add_session(self, token_hash: str, user: str, csrf_token: str, lifetime: float) -> None:
+        now = time.time()
+        self._execute("DELETE FROM review_sessions WHERE expires_at < ?", (now,))
+        self._execute(
+            "INSERT INTO review_sessions (token_hash, user_name, csrf_token, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (token_hash, user, csrf_token, now, now + lifetime),
+        )
+
+    def session(self, token_hash: str) -> SessionRecord | None:
+        rows = self._rows(
+            "SELECT user_name, csrf_token, expires_at FROM review_sessions WHERE token_hash = ? AND expires_at >= ?",
+            (token_hash, time.time()),
+        )
+        return SessionRecord(rows[0]["user_name"], rows[0]["csrf_token"], rows[0]["expires_at"]) if rows else None
+
+    def end_session(self, token_hash: str) -> None:
+        self._execute("DELETE FROM review_sessions WHERE token_hash = ?", (token_hash,))
+
+    # -- corrections --------------------------------------------------------------------------------------------
+
+    def add_correction(self, job_id: str, user: str, body: dict[str, Any]) -> CorrectionRecord:
+        cursor = self._execute(
+            "INSERT INTO review_corrections (job_id, user_name, body, created_at) VALUES (?, ?, ?, ?)",
+            (job_id, user, json.dumps(body), time.time()),
+        )
+        return self.correction(job_id, int(cursor.lastrowid or 0))
+
+    def correction(self, job_id: str, correction_id: int) -> CorrectionRecord:
+        rows = self._rows("SELECT * FROM review_corrections WHERE job_id = ? AND id = ?", (job_id, correction_id))
+        if not rows:
+            raise KeyError(f"job {job_id} has no correction {correction_id}")
+        return _correction(rows[0])
+
+    def corrections(self, job_id: str, *, include_undone: bool = False) -> builtins.list[CorrectionRecord]:
+        where = "" if include_undone else " AND undone_at IS NULL"
+        rows = self._rows(f"SELECT * FROM review_corrections WHERE job_id = ?{where} ORDER BY id", (job_id,))
+        return [_correction(row) for row in rows]
+
+    def undo_correction(self, job_id: str, correction_id: int, user: str) -> bool:
+        """Mark the correction undone; False if it was not active."""
+        cursor = self._execute(
+            "UPDATE review_corrections SET undone_at = ?, undone_by = ? "
+            "WHERE job_id = ? AND id = ? AND undone_at IS NULL",
+            (time.time(), user, job_id, correction_id),
+        )
+        return cursor.rowcount == 1
+
+    # -- renders ------------------------------------------------------------------------------------------------
+
+    def render(self, job_id: str) -> RenderRecord | None:
+        rows = self._rows("SELECT * FROM review_renders WHERE job_id = ?", (job_id,))
+        return _render(rows[0]) if rows else None
+
+    def start_render(self, job_id: str, user: str) -> int | None:
+        """Claim the job's next render version; None while one is already rendering."""
+        now = time.time()
+        self._execute(
+            "INSERT INTO review_renders (job_id, version, state, user_name, updated_at) "
+            "VALUES (?, 0, 'done', ?, ?) ON CONFLICT DO NOTHING",
+            (job_id, user, now),
+        )
+        cursor = self._execute(
+            "UPDATE review_renders SET version = version + 1, state = 'rendering', message = NULL, "
+            "user_name = ?, updated_at = ? WHERE job_id = ? AND state <> 'rendering'",
+            (user, now, job_id),
+        )
+        if cursor.rowcount != 1:
+            return None
+        record = self.render(job_id)
+        return record.version if record else None
+
+    def finish_render(self, job_id: str, version: int, message: str | None = None) -> None:
+        state = "failed" if message else "done"
+        self._execute(
+            "UPDATE review_renders SET state = ?, message = ?, updated_at = ? WHERE job_id = ? AND version = ?",
+            (state, message, time.time(), job_id, version),
+        )
+
+    def interrupt_renders(self) -> None:
+        """Renders left 'rendering' by a service that stopped: failed (a start of the service calls this)."""
+        self._execute(
+            "UPDATE review_renders SET state = 'failed', message = 'interrupted by a restart of the service', "
+            "updated_at = ? WHERE state = 'rendering'",
+            (time.time(),),
+        )
+
+    # -- cuts ---------------------------------------------------------------------------------------------------
+
+    def set_cuts(self, job_id: str, frames: builtins.list[int]) -> None:
+        self._execute(
+            "INSERT INTO review_cuts (job_id, frames) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET frames = ?",
+            (job_id, json.dumps(frames), json.dumps(frames)),
+        )
+
+    def cuts(self, job_id: str) -> builtins.list[int] | None:
+        """The frames that start a shot, once known (None before the job's video was scanned)."""
+        rows = self._rows("SELECT frames FROM review_cuts WHERE job_id = ?", (job_id,))
+        return [int(frame) for frame in json.loads(rows[0]["frames"])] if rows else None
+
+    # -- the audit log ------------------------------------------------------------------------------------------
+
+    def log(self, job_id: str, user: str, event: str, details: dict[str, Any], at: float | None = None) -> None:
+        self._execute(
+            "INSERT INTO review_audit (job_id, at, user_name, event, details) VALUES (?, ?, ?, ?, ?)",
+            (job_id, time.time() if at is None else at, user, event, json.dumps(details, sort_keys=True)),
+        )
+
+    def events(self, job_id: str) -> builtins.list[AuditEvent]:
+        rows = self._rows("SELECT * FROM review_audit WHERE job_id = ? ORDER BY id", (job_id,))
+        return [
+            AuditEvent(row["id"], row["job_id"], row["at"], row["user_name"], row["event"], json.loads(row["details"]))
+            for row in rows
+        ]
+
+
+def _correction(row: sqlite3.Row) -> CorrectionRecord:
+    return CorrectionRecord(
+        id=row["id"],
+        job_id=row["job_id"],
+        user=row["user_name"],
+        body=json.loads(row["body"]),
+        created_at=row["created_at"],
+        undone_at=row["undone_at"],
+        undone_by=row["undone_by"],
+    )
+
+
+def _render(row: sqlite3.Row) -> RenderRecord:
+    return RenderRecord(
+        row["job_id"], row["version"], row["state"], row["message"], row["user_name"], row["updated_at"]
+    )
