@@ -34,7 +34,8 @@ def launch() -> Iterator[Callable[..., VeilServer]]:
 
 def test_sigterm_hands_the_running_job_back_within_the_grace_period_and_exits_0(tmp_path: Path, launch) -> None:
     data = tmp_path / "data"
-    server = launch(data, VEIL_STOP_GRACE_SECONDS="3")
+    # Detecting on every frame keeps the job running well past the 1 s it gets to finish (grace - 2 s).
+    server = launch(data, VEIL_STOP_GRACE_SECONDS="3", VEIL_DETECT_EVERY="1")
     shutil.copy(render_sample_clip(tmp_path / "long.mp4", seconds=6, size=(640, 360)), data / "source" / "long.mp4")
 
     def mid_job() -> list[dict[str, Any]]:
@@ -49,7 +50,8 @@ def test_sigterm_hands_the_running_job_back_within_the_grace_period_and_exits_0(
     assert code == 0, server.output()
     assert took < 3 + 1.5, f"stopped after {took:.1f} s, grace 3 s"
     assert "Application shutdown complete" in server.output()
-    assert not (data / "output" / "long").exists()  # nothing half-published
+    published = sorted(str(p.relative_to(data / "output")) for p in (data / "output").rglob("*") if p.is_file())
+    assert published == [], (published, server.output()[-3000:])  # nothing half-published
 
     leftover = data / "scratch" / f"veil-job-{'f' * 32}-k1ll3d"  # as a kill -9 leaves it: un-anonymized footage
     leftover.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ owner), beside the other generated secrets; ``veil users add NAME`` adds more.
 
 from __future__ import annotations
 
+import logging
 import secrets
-import sys
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -17,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from veil.errors import ConfigError
 from veil.jobs.review import ReviewStore
 from veil.service.credentials import FILE_NAME, read_stored, write_stored
+
+log = logging.getLogger(__name__)
 
 FIRST_USER = "admin"
 _hasher = PasswordHasher()
@@ -63,4 +65,4 @@ def ensure_first_user(store: ReviewStore, data_dir: Path) -> None:
     name, password = stored.get("review_user", FIRST_USER), stored.get("review_password") or new_password()
     set_user(store, name, password)
     write_stored(path, {**stored, "review_user": name, "review_password": password})
-    print(f"veil: review user {name!r} created; its password is in {path} (readable only by you)", file=sys.stderr)
+    log.info("review user %r created; its password is in %s (readable only by you)", name, path)
