@@ -1,13 +1,17 @@
-"""Fixtures every test package may use: a real PostgreSQL server, started once per session when asked for."""
+"""Fixtures every test package may use: a real PostgreSQL server (started once per session when asked for),
+local buckets ``source`` and ``output``, and an SQLite job store."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.postgres_server import PostgresServer, postgres_server, server_bin
+from veil.jobs import JobStore, open_job_store
+from veil.storage import LocalStore
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +21,16 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip("PostgreSQL is not installed (python3 dev.py test installs it)")
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> LocalStore:
+    store = LocalStore(tmp_path / "data")
+    for bucket in ("source", "output"):
+        store.ensure_bucket(bucket)
+    return store
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> JobStore:
+    return open_job_store(f"sqlite:///{tmp_path}/veil.db")

@@ -8,25 +8,12 @@ import pytest
 
 from tests.jobs.test_workers import OPTIONS, VIDEO_KEY, start, submit, wait_finished
 from tests.media_factory import make_clip
-from veil.jobs import JobState, JobStore, WorkerPool, open_job_store, process_job
+from veil.jobs import JobState, JobStore, WorkerPool, process_job
 from veil.jobs.process import SourceReplaced
 from veil.media import probe
 from veil.storage import LocalStore
 
 KEY = "in/my clip.mov"
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> LocalStore:
-    store = LocalStore(tmp_path / "data")
-    for bucket in ("source", "output"):
-        store.ensure_bucket(bucket)
-    return store
-
-
-@pytest.fixture
-def jobs(tmp_path: Path) -> JobStore:
-    return open_job_store(f"sqlite:///{tmp_path}/veil.db")
 
 
 @pytest.fixture

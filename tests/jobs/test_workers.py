@@ -15,7 +15,7 @@ import pytest
 from tests.media_factory import make_clip, make_text_file, truncate
 from tests.s3_server import CREDENTIALS
 from veil.errors import InputError, ModelError, StorageError
-from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, open_job_store, process_job
+from veil.jobs import Job, JobState, JobStore, LeaseLost, WorkerPool, process_job
 from veil.jobs.workers import Lease
 from veil.media import probe
 from veil.pipeline import AnonymizeOptions
@@ -77,11 +77,6 @@ def buckets(objects: ObjectStore) -> tuple[str, str]:
     objects.ensure_bucket(source)
     objects.ensure_bucket(output)
     return source, output
-
-
-@pytest.fixture
-def jobs(tmp_path: Path) -> JobStore:
-    return open_job_store(f"sqlite:///{tmp_path}/veil.db")
 
 
 @pytest.fixture

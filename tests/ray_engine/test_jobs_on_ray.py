@@ -29,19 +29,6 @@ KEY = "cams/clip.mp4"
 VIDEO_KEY, DETECTIONS_KEY = "cams/clip/mosaic/cams/clip.mp4", "cams/clip/detections.json"
 
 
-@pytest.fixture
-def local(tmp_path: Path) -> LocalStore:
-    store = LocalStore(tmp_path / "data")
-    for bucket in ("source", "output"):
-        store.ensure_bucket(bucket)
-    return store
-
-
-@pytest.fixture
-def jobs(tmp_path: Path) -> JobStore:
-    return open_job_store(f"sqlite:///{tmp_path}/veil.db")
-
-
 def submit(
     objects: ObjectStore, jobs: JobStore, clip: Path, buckets: tuple[str, str] = ("source", "output"), **extra: object
 ) -> Job:
