@@ -193,7 +193,9 @@ def test_an_unreachable_object_store_for_ten_seconds(cluster: Cluster, moto: str
     wait_for(lambda: all(server.api("GET", "/readyz").status_code == 200 for server in servers), 30, "ready again", 0.2)
     jobs = wait_all_finished(cluster.db, 4, "net/")
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
-    assert_published_once_and_whole(moto, cluster.buckets[1], keys, tmp_path)
+    # A cut between a job's video and its detections.json hands the job back; its next attempt
+    # publishes the video again, whole (each object appears atomically): nothing half-written.
+    assert_published_once_and_whole(moto, cluster.buckets[1], keys, tmp_path, most_versions=2)
 
 
 def test_page_tokens_from_one_replica_work_on_another(cluster: Cluster, moto: str, tmp_path: Path) -> None:
