@@ -61,6 +61,14 @@ def clip_paths(folder: Path = VIDEOS) -> list[Path]:
     return clips
 
 
+def veil_command(clip: Path, output: Path, detections: Path, *extra: str) -> list[str]:
+    """``veil anonymize CLIP -o OUTPUT --detections DETECTIONS --quiet EXTRA...`` with this interpreter."""
+    return [
+        sys.executable, "-m", "veil", "anonymize", str(clip), "-o", str(output),
+        "--detections", str(detections), "--quiet", *extra,
+    ]  # fmt: skip
+
+
 def count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for _ in container.decode(container.streams.video[0]))

@@ -34,6 +34,9 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import veil_command  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "videos"
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 
@@ -117,20 +120,8 @@ def covered_fingerprint(frames: Path) -> list[str]:
 def anonymize(clip: Path, folder: Path, covered: bool = False) -> tuple[Path, Path]:
     """Run the installed veil on ``clip`` with default settings; return (video, detections)."""
     output, detections = folder / clip.name, folder / f"{clip.stem}.detections.json"
-    command = [
-        sys.executable,
-        "-m",
-        "veil",
-        "anonymize",
-        str(clip),
-        "-o",
-        str(output),
-        "--detections",
-        str(detections),
-        "--overwrite",
-        "--quiet",
-        *(["--frames-dir", str(folder / f"{clip.stem}.frames")] if covered else []),
-    ]
+    frames = ["--frames-dir", str(folder / f"{clip.stem}.frames")] if covered else []
+    command = veil_command(clip, output, detections, "--overwrite", *frames)
     subprocess.run(command, check=True)
     return output, detections
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import av
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import veil_command  # noqa: E402
 
 
 def timestamps_ms(path: Path) -> list[float]:
@@ -32,18 +34,7 @@ def timestamps_ms(path: Path) -> list[float]:
 
 def run_clip(clip: Path, folder: Path) -> dict:
     output, detections = folder / f"{clip.stem}.mp4", folder / f"{clip.stem}.json"
-    command = [
-        sys.executable,
-        "-m",
-        "veil",
-        "anonymize",
-        str(clip),
-        "-o",
-        str(output),
-        "--detections",
-        str(detections),
-        "--quiet",
-    ]
+    command = veil_command(clip, output, detections)
     start = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
