@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -113,10 +112,6 @@ class AnonymizeOptions(BaseModel):
             except ValidationError as error:
                 problems.extend(_problems(error))
         return base.model_copy(update=changed), problems
-
-    def flat(self) -> dict[str, Any]:
-        """Every option by its flat name (the inverse of :meth:`build`)."""
-        return {name: value for group in GROUPS for name, value in getattr(self, group)}
 
     def widened_fusion(self) -> FusionSettings:
         """Fusion's reach, widened by the frames between looks: with detection on every
