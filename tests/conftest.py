@@ -3,7 +3,10 @@ local buckets ``source`` and ``output``, and an SQLite job store."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,28 @@ import pytest
 from tests.postgres_server import PostgresServer, postgres_server, server_bin
 from veil.jobs import JobStore, open_job_store
 from veil.storage import LocalStore
+
+EXIT_GRACE_SECONDS = 60
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Watch the interpreter's exit: a thread left running by a test would otherwise hold the run open for good.
+
+    Past the grace period every thread's stack goes to stderr and the process exits with status 1, so a
+    leaked thread fails the run with the place to look instead of hanging until CI's limit.
+    """
+
+    def give_up() -> None:
+        print(
+            f"\ntests: the process has not exited {EXIT_GRACE_SECONDS} s after the session ended; threads:",
+            file=sys.stderr,
+        )
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        os._exit(1)
+
+    watchdog = threading.Timer(EXIT_GRACE_SECONDS, give_up)
+    watchdog.daemon = True
+    watchdog.start()
 
 
 @pytest.fixture(scope="session")
