@@ -32,6 +32,9 @@ CORRECTION_TRACK_BASE = 900_000_000
 """Covers a correction adds get ``TrackId`` this plus the correction's id (far above any segment's ids)."""
 
 CorrectionKind = Literal["delete_track", "track_range", "region", "mask", "style", "audio"]
+Placement = Literal["drawn", "detected", "tracked"]
+"""How a step of a followed region was placed: as the reviewer drew it, on a detection, or by template matching."""
+PLACEMENTS: tuple[Placement, ...] = ("drawn", "detected", "tracked")
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class Correction:
     first or last box. ``region``: ``box`` is covered on ``start``..``end``.
     ``mask``: the same for a fixed area, or with ``invert`` everything except it.
     A region with a ``path`` (frame, box) covers each listed frame at its own box:
-    the box followed through the shot. ``style``: the whole job is rendered in ``style``. ``audio``: the sound of
+    the box followed through the shot; ``placed`` says, step by step, how each was
+    placed (see :data:`Placement`), or is empty where that is not known.
+    ``style``: the whole job is rendered in ``style``. ``audio``: the sound of
     frames ``start``..``end`` is muted, or with ``bleep`` replaced by a tone.
     """
 
@@ -72,18 +77,29 @@ class Correction:
     style: str | None = None
     bleep: bool = False
     path: tuple[tuple[int, Box], ...] = ()
+    placed: tuple[Placement, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.placed and len(self.placed) != len(self.path):
+            raise ValueError(f"placed has {len(self.placed)} steps, path has {len(self.path)}")
+        unknown = [how for how in self.placed if how not in PLACEMENTS]
+        if unknown:
+            raise ValueError(f"a step placed {unknown[0]!r}: choose from {', '.join(PLACEMENTS)}")
 
     def to_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {"kind": self.kind, "track_id": self.track_id, "start": self.start, "end": self.end}
         values.update({"box": list(self.box) if self.box else None, "invert": self.invert, "style": self.style})
         values["bleep"] = self.bleep
         if self.path:
-            values["path"] = [[frame, *box] for frame, box in self.path]
+            placed = self.placed or (None,) * len(self.path)
+            steps = zip(self.path, placed, strict=True)
+            values["path"] = [[frame, *box, *([how] if how else [])] for (frame, box), how in steps]
         return {key: value for key, value in values.items() if value is not None and value is not False}
 
     @classmethod
     def from_json(cls, values: Mapping[str, Any], correction_id: int = 0) -> Correction:
         box = values.get("box")
+        steps = values.get("path", ())
         return cls(
             kind=values["kind"],
             id=correction_id,
@@ -95,9 +111,9 @@ class Correction:
             style=values.get("style"),
             bleep=bool(values.get("bleep", False)),
             path=tuple(
-                (int(step[0]), (float(step[1]), float(step[2]), float(step[3]), float(step[4])))
-                for step in values.get("path", ())
+                (int(step[0]), (float(step[1]), float(step[2]), float(step[3]), float(step[4]))) for step in steps
             ),
+            placed=tuple(step[5] for step in steps) if steps and all(len(step) > 5 for step in steps) else (),
         )
 
 

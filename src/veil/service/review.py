@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from veil import __version__
+from veil.detect import POOL
 from veil.errors import VeilError
 from veil.jobs import Job, JobState, JobStore
 from veil.jobs.rerender import first_detections, first_detections_key, object_sha256, rerender_job
@@ -205,13 +206,19 @@ class ReviewService:
         return record.to_json()
 
     def follow(self, job_id: str, values: dict[str, Any], anchor: int) -> dict[str, Any]:
-        """A region whose box follows what was drawn on frame ``anchor`` through the shot (within start..end)."""
+        """A region whose box follows what was drawn on frame ``anchor`` through the shot (within start..end).
+
+        The job's detector classes refine the path; each step ``[frame, x1, y1, x2, y2, placed]`` says how it was
+        placed: ``drawn``, ``detected`` or ``tracked`` (see :mod:`veil.pipeline.follow`).
+        """
         job = self.finished(job_id)
         start, end = values["start"], values["end"]
         if not start <= anchor <= end:
             raise ReviewConflict(f"the box was drawn on frame {anchor}, outside frames {start}-{end}")
-        path = follow_box(self.media_file(job, "original"), anchor, tuple(values["box"]), start, end)
-        steps = [[frame, *(round(v, 6) for v in box)] for frame, box in path.items()]
+        detectors = POOL.detectors(self.options.detector)
+        source, drawn = self.media_file(job, "original"), tuple(values["box"])
+        path = follow_box(source, anchor, drawn, start, end, detectors=detectors, schedule=self.options.schedule)
+        steps = [[frame, *(round(v, 6) for v in box), path.placed[frame]] for frame, box in path.items()]
         return {**values, "start": min(path), "end": max(path), "anchor": anchor, "path": steps}
 
     def undo(self, job_id: str, correction_id: int, user: str) -> None:

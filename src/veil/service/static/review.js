@@ -81,12 +81,21 @@ function trackItem(track) {
     el("label", { class: "switch" }, toggle, covered ? "cover" : "keep"));
 }
 
+function followed(c) {
+  // A followed region's steps are [frame, x1, y1, x2, y2, placed]: how many were placed on a detection, or by the tracker.
+  if (!c.path) return "";
+  const counts = {};
+  for (const step of c.path) if (step[5]) counts[step[5]] = (counts[step[5]] || 0) + 1;
+  const parts = ["detected", "tracked"].filter((how) => counts[how]).map((how) => `${counts[how]} ${how}`);
+  return parts.length ? ` (followed: ${parts.join(", ")})` : " (followed)";
+}
+
 function describe(c) {
   const range = c.start !== undefined ? ` frames ${c.start}–${c.end}` : "";
   switch (c.kind) {
     case "delete_track": return `Keep track ${c.track_id % 1000000} visible`;
     case "track_range": return `Track ${c.track_id % 1000000} only on${range}`;
-    case "region": return `Cover a region${c.path ? " (followed)" : ""} on${range}`;
+    case "region": return `Cover a region${followed(c)} on${range}`;
     case "mask": return `${c.invert ? "Cover all but an area" : "Fixed mask"} on${range}`;
     case "style": return `Style: ${c.style}`;
     case "audio": return `${c.bleep ? "Bleep" : "Mute"} the sound on${range}`;
