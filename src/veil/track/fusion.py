@@ -47,10 +47,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from veil.errors import VeilError
 from veil.records import Detections
 
 Shift = tuple[float, float]
-"""(dx, dy): how far the picture's content moved since the frame before, in the boxes' pixels."""
+"""(dx, dy): how far the camera moved the picture's content since the frame before, in the boxes' pixels
+(right and down are positive)."""
 
 _NO_MATCH = 1e6  # the cost of an ineligible pair: larger than any real one
 
@@ -170,7 +172,7 @@ class _CameraPath:
         """The sighting's box moved as the camera moved the picture from its frame to ``frame``."""
         low, high = sorted((sighting.frame, frame))
         if low + 1 < self._first:
-            raise AssertionError(f"internal error: the camera's shift at frame {low + 1} was forgotten")
+            raise VeilError(f"internal error: the camera's shift at frame {low + 1} was forgotten")
         moved = np.sum(np.array(self._shifts[low + 1 - self._first : high + 1 - self._first]).reshape(-1, 2), axis=0)
         offset = np.tile(moved if frame >= sighting.frame else -moved, 2).astype(sighting.box.dtype)
         carried: np.ndarray = sighting.box + offset
