@@ -238,7 +238,7 @@ def test_default_run_covers_the_face_and_the_plate_of_the_sample_clip(tmp_path: 
     assert {f["FrameIndex"] for f in document["Faces"]} == set(range(10))
     assert {p["FrameIndex"] for p in document["CustomLabels"]} == set(range(10))
     assert document["CustomLabels"][0]["CustomLabel"]["Name"] == "vehicle_registration_plate"
-    assert set(report.timings) >= {"decode", "detect_face", "detect_plate", "track", "redact", "encode"}
+    assert set(report.timings) >= {"decode", "motion", "detect_face", "detect_plate", "track", "redact", "encode"}
 
 
 class TattooDetector:

@@ -1,8 +1,12 @@
 """A scene whose objects cross segment seams, and detectors that find them exactly (fast, deterministic).
 
 The scene: the sample photo (dimmed, so nothing in it passes the detectors'
-colour tests) with a striped red square ("face") moving right and a striped
-green one ("plate") moving left and down. A detector finds its square by colour
+colour tests), filmed by a handheld camera that jerks for two frames just before
+each second (so fusion carries boxes along the camera's path across the seams),
+with a striped red square ("face") moving right and a striped green one
+("plate") moving left and down. (A camera that also sways all the time makes the
+encoder's noise differ more between a segmented run and a single pass than the
+pixel check in ``compare`` allows, though the covers stay the same.) A detector finds its square by colour
 and returns the square's pixel extent. Frames listed in ``MISSES`` carry a white
 marker in the top-left corner: the detectors see nothing there (a detector
 miss), so fusion has gaps to fill, some of them right at the seams. Detection is
@@ -63,6 +67,7 @@ MISSES = frozenset(
     }
 )
 MARKER = 10
+ROOM = 16  # the background is this much larger on every side than the picture: room for the camera to move
 
 
 def _stripes(size: int, colour: tuple[int, int, int]) -> np.ndarray:
@@ -75,12 +80,21 @@ def _stripes(size: int, colour: tuple[int, int, int]) -> np.ndarray:
 
 @functools.cache
 def _background(index: int) -> np.ndarray:
-    return (cv2.resize(sample_frame(index, (640, 360), 10), SIZE) // 2).astype(np.uint8)
+    width, height = SIZE
+    larger = (width + 2 * ROOM, height + 2 * ROOM)
+    return (cv2.resize(sample_frame(index, (640, 360), 10), larger) // 2).astype(np.uint8)
+
+
+def camera(index: int) -> tuple[int, int]:
+    """Where the handheld camera points, in pixels from the middle of the background: 10 px right
+    and 6 px up on frames 22 and 23 of every second (the shifts land on frames 22 and 24)."""
+    return (10, -6) if index % GOP in (22, 23) else (0, 0)
 
 
 def draw(index: int, frames: int) -> np.ndarray:
-    width, _height = SIZE
-    image = _background(index % 10).copy()
+    width, height = SIZE
+    dx, dy = camera(index)
+    image = _background(index % 10)[ROOM + dy : ROOM + dy + height, ROOM + dx : ROOM + dx + width].copy()
     face = _stripes(28, (250, 20, 20))
     x = 10 + (index * 3) % (width - 40)
     y = 40 + int(20 * np.sin(index / 11))

@@ -2,9 +2,11 @@
 
 Fast and exhaustive-ish: many random scenes (objects entering and leaving,
 moving, missed at random, some never matching the same track twice), many seams,
-several fusion settings. Each segment is fused from its ``first`` frame with no
-history, exactly as a worker does, and must give every frame it owns the same
-boxes, scores, classes and seen flags as one pass over the whole video.
+several fusion settings, a still and a handheld camera. Each segment is fused
+from its ``first`` frame with no history, exactly as a worker does (its first
+frame has no frame before it to measure a camera shift from), and must give
+every frame it owns the same boxes, scores, classes and seen flags as one pass
+over the whole video.
 """
 
 from __future__ import annotations
@@ -46,11 +48,24 @@ def scene(seed: int, frames: int, objects: int, miss: float) -> list[Detections]
     return result
 
 
-def fuse(detections: list[Detections], settings: FusionSettings) -> list[Detections]:
+Shift = tuple[float, float]
+
+
+def handheld(seed: int, frames: int) -> list[Shift]:
+    """A camera's shift per frame: a shaky drift and, now and then, a jerk of tens of pixels."""
+    rng = np.random.default_rng(1000 + seed)
+    shifts = rng.normal(0, 2.5, (frames, 2)) + rng.normal(0, 2, 2)
+    jerks = rng.random(frames) < 0.08
+    shifts[jerks] += rng.normal(0, 30, (int(jerks.sum()), 2))
+    return [(float(dx), float(dy)) for dx, dy in shifts]
+
+
+def fuse(detections: list[Detections], settings: FusionSettings, shifts: list[Shift] | None = None) -> list[Detections]:
+    """Fuse from the first frame on; ``shifts[0]`` is not known (no frame before), as in a run."""
     fusion = TemporalFusion(settings)
     out: dict[int, Detections] = {}
     for index, found in enumerate(detections):
-        out.update(fusion.push(index, found))
+        out.update(fusion.push(index, found, shift=shifts[index] if shifts and index else (0.0, 0.0)))
     out.update(fusion.flush())
     return [out[i] for i in range(len(detections))]
 
@@ -63,18 +78,25 @@ def key(covered: Detections) -> list[tuple]:
 
 
 def mismatches(
-    settings: FusionSettings, objects: int, miss: float, before: int, after: int, seeds: range | list[int] = range(8)
+    settings: FusionSettings,
+    objects: int,
+    miss: float,
+    before: int,
+    after: int,
+    seeds: range | list[int] = range(8),
+    camera: bool = False,
 ) -> list[tuple[int, int, int]]:
     """(seed, segment start, frame) wherever a segment with these margins covers a frame differently."""
     frames = 120
     found = []
     for seed in seeds:
         detections = scene(seed, frames, objects, miss)
-        whole = [key(c) for c in fuse(detections, settings)]
+        shifts = handheld(seed, frames) if camera else None
+        whole = [key(c) for c in fuse(detections, settings, shifts)]
         for start in range(5, frames - 5, 13):
             end = min(frames, start + 25)
             first, stop = max(0, start - before), min(frames, end + after)
-            part = fuse(detections[first:stop], settings)
+            part = fuse(detections[first:stop], settings, shifts[first:stop] if shifts else None)
             found += [(seed, start, index) for index in range(start, end) if key(part[index - first]) != whole[index]]
     return found
 
@@ -82,10 +104,11 @@ def mismatches(
 SETTINGS = [FusionSettings(), FusionSettings(max_gap=3, lead=8, trail=2), FusionSettings(max_gap=0, lead=0, trail=0)]
 
 
+@pytest.mark.parametrize("camera", [False, True], ids=["still", "handheld"])
 @pytest.mark.parametrize("settings", SETTINGS, ids=["default", "short-gap", "none"])
 @pytest.mark.parametrize(("objects", "miss"), [(3, 0.2), (8, 0.4), (15, 0.5)], ids=["few", "several", "crowded"])
-def test_segments_fuse_like_one_pass(settings: FusionSettings, objects: int, miss: float) -> None:
-    assert mismatches(settings, objects, miss, *margins(settings)) == []
+def test_segments_fuse_like_one_pass(settings: FusionSettings, objects: int, miss: float, camera: bool) -> None:
+    assert mismatches(settings, objects, miss, *margins(settings), camera=camera) == []
 
 
 def test_smaller_margins_do_not_suffice() -> None:

@@ -13,11 +13,17 @@ def faces(*boxes: tuple[float, float, float, float], score: float = 0.9) -> Dete
     return Detections.of_class(np.array(boxes, dtype=np.float32).reshape(-1, 4), np.full(len(boxes), score), "face")
 
 
-def run(per_frame: list[Detections | None], settings: FusionSettings, cuts: set[int] = frozenset()) -> list[Detections]:  # type: ignore[assignment]
+def run(
+    per_frame: list[Detections | None],
+    settings: FusionSettings,
+    cuts: set[int] = frozenset(),  # type: ignore[assignment]
+    shifts: list[tuple[float, float]] | None = None,
+) -> list[Detections]:
     fusion = TemporalFusion(settings)
     emitted: list[tuple[int, Detections]] = []
     for index, detections in enumerate(per_frame):
-        emitted += fusion.push(index, detections, cut=index in cuts)
+        shift = shifts[index] if shifts is not None else (0.0, 0.0)
+        emitted += fusion.push(index, detections, cut=index in cuts, shift=shift)
     emitted += fusion.flush()
     assert [i for i, _ in emitted] == list(range(len(per_frame))), "every frame is emitted once, in order"
     return [d for _, d in emitted]
@@ -135,3 +141,54 @@ def test_neighbours_in_a_crowd_keep_their_own_tracks_between_looks() -> None:
         assert len(frame) == 3
         for box in row:
             assert any(np.allclose(b, box) for b in frame.boxes), "each face covered in place in every frame"
+
+
+def covers(covered: Detections, box: tuple[float, float, float, float]) -> bool:
+    """Whether one of the covered boxes holds all of ``box``."""
+    x1, y1, x2, y2 = box
+    return any(b[0] <= x1 and b[1] <= y1 and b[2] >= x2 and b[3] >= y2 for b in covered.boxes)
+
+
+def test_a_face_stays_covered_when_the_camera_jerks_between_looks() -> None:
+    """Looks at frames 0 and 8 see the face in place; between them the camera jerks the picture
+    30 px right (frame 2) and back (frame 6). The straight line between the sightings stays put
+    and leaves the face half uncovered; following the camera keeps it covered."""
+    settings = FusionSettings(max_gap=7, lead=0, trail=0)
+    face = (100.0, 100.0, 140.0, 140.0)
+    frames: list[Detections | None] = [faces(face)] + [None] * 7 + [faces(face)]
+    shifts = [(0.0, 0.0)] * 9
+    shifts[2], shifts[6] = (30.0, 0.0), (-30.0, 0.0)
+    where = [(face[0] + 30, face[1], face[2] + 30, face[3]) if 2 <= i < 6 else face for i in range(9)]
+    straight = run(frames, settings)
+    assert not any(covers(straight[i], where[i]) for i in range(2, 6)), "the straight line misses the jerk"
+    followed = run(frames, settings, shifts=shifts)
+    for index, covered in enumerate(followed):
+        assert len(covered) == 1
+        assert covers(covered, where[index]), index
+        assert covers(covered, tuple(straight[index].boxes[0])), "a cover only grows"
+
+
+def test_leading_and_trailing_boxes_move_with_a_pan() -> None:
+    """One sighting at frame 4 of a face the camera pans across, 6 px left and 2 px down a frame:
+    the covers before and after it follow the face across the picture."""
+    settings = FusionSettings(max_gap=0, lead=4, trail=4)
+    step = (-6.0, 2.0)
+
+    def where(index: int) -> tuple[float, float, float, float]:
+        dx, dy = step[0] * (index - 4), step[1] * (index - 4)
+        return (200 + dx, 100 + dy, 230 + dx, 130 + dy)
+
+    frames: list[Detections | None] = [None] * 4 + [faces(where(4))] + [None] * 4
+    still = run(frames, settings)
+    assert not any(covers(still[i], where(i)) for i in (0, 1, 7, 8)), "a box held in place misses a pan"
+    panned = run(frames, settings, shifts=[step] * 9)
+    assert all(covers(covered, where(index)) for index, covered in enumerate(panned))
+    np.testing.assert_allclose(panned[4].boxes[0], where(4))
+
+
+def test_the_camera_path_is_forgotten_with_the_tracks() -> None:
+    fusion = TemporalFusion(FusionSettings(max_gap=3, lead=1, trail=5))
+    for index in range(1000):
+        fusion.push(index, faces((0, 0, 10, 10)) if index % 3 == 0 else None, shift=(1.0, -1.0))
+    settings = fusion.settings
+    assert len(fusion._path._shifts) <= settings.horizon + max(settings.trail, settings.max_gap + 1) + 1

@@ -24,6 +24,10 @@ temporal fusion at its seams sees what a single pass would have seen:
   at differently (veil.pipeline.schedule decides from the frames before); from
   the first frame numbered a multiple of k, at most k - 1 frames in, both runs
   look at the same frames, so the margin before grows by k - 1.
+* the camera's shifts (veil.pipeline.motion) need no margin of their own: a
+  frame's shift is measured against the frame before, which a segment decodes
+  for every frame but its ``first``, and fusion carries a box only over the
+  shifts of frames after a sighting, all inside the margins above.
 
 Seams fall on keyframes only, so every segment decodes from a keyframe at or
 before its ``first`` frame and encodes a closed piece starting with its own

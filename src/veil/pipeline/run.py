@@ -2,10 +2,10 @@
 
 A single pass is the segment that covers the whole video (:meth:`Segment.whole`);
 ``veil.parallel`` runs several segments and joins them. Three threads overlap the
-work: the decoder fills a bounded channel; the calling thread runs the detectors
-and temporal fusion (stateful, so on one thread); the writer thread redacts and
-encodes. Fusion looks ahead a few frames, so decoded frames wait in a small
-buffer until their coverage is final.
+work: the decoder fills a bounded channel; the calling thread measures the
+camera's motion and runs the detectors and temporal fusion (stateful, so on one
+thread); the writer thread redacts and encodes. Fusion looks ahead a few frames,
+so decoded frames wait in a small buffer until their coverage is final.
 
 Fail closed: every frame the writer receives carries the coverage fusion decided
 for it, and any error in any stage stops the run. The run writes to the paths it
@@ -29,6 +29,7 @@ from veil.errors import ModelError, OutputError, VeilError
 from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.audio import AudioEdit
 from veil.media.orientation import boxes_to_display, boxes_to_stored, display_size, to_display
+from veil.pipeline.motion import CameraMotion
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
 from veil.pipeline.schedule import LookSchedule
@@ -169,6 +170,7 @@ class VideoRun:
     ) -> None:
         fusion = TemporalFusion(self.options.widened_fusion())
         schedule = LookSchedule(self.options.schedule)
+        motion = CameraMotion()
         waiting: dict[int, VideoFrame] = {}
         offset = self.segment.first  # fusion counts frames from 0: the segment's first decoded frame
 
@@ -186,6 +188,9 @@ class VideoRun:
 
         for frame in decoded:
             waiting[frame.index] = frame
+            # On the stored picture, as decoded: the shift is in the pixels of fusion's boxes.
+            with self.timer.measure("motion"):
+                shift = motion.measure(frame.image)
             with self.timer.measure("schedule"):
                 look = schedule.decide(frame.index, frame.image)
             found = self._detect(frame) if look.detect else None
@@ -193,7 +198,7 @@ class VideoRun:
                 self.detected_frames += look.detect
                 self.cuts += look.cut
             with self.timer.measure("track"):
-                ready = fusion.push(frame.index - offset, found, cut=look.cut)
+                ready = fusion.push(frame.index - offset, found, cut=look.cut, shift=shift)
             forward(ready)
         with self.timer.measure("track"):
             ready = fusion.flush()

@@ -96,10 +96,15 @@ class LookSchedule:
 
 
 def thumbnail_of(image: np.ndarray) -> np.ndarray:
-    """A grey THUMBNAIL_SIZE picture of ``image``: every few pixels, then averaged down."""
-    step = max(1, min(image.shape[0] // (4 * THUMBNAIL_SIZE[1]), image.shape[1] // (4 * THUMBNAIL_SIZE[0])))
+    """A grey THUMBNAIL_SIZE picture of ``image``."""
+    return grey_thumbnail(image, THUMBNAIL_SIZE)
+
+
+def grey_thumbnail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A grey float32 ``size`` (width, height) picture of the RGB ``image``: every few pixels, then averaged down."""
+    step = max(1, min(image.shape[0] // (4 * size[1]), image.shape[1] // (4 * size[0])))
     sampled = np.ascontiguousarray(image[::step, ::step])
-    small = cv2.resize(sampled, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 

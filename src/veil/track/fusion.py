@@ -15,7 +15,12 @@ ahead:
   frames after the last one, on the last box grown to where the track's
   motion is taking it;
 * a cut (a new shot) ends every track: nothing associates across it, and no
-  coverage reaches over it (a box from the last shot would only hide picture).
+  coverage reaches over it (a box from the last shot would only hide picture);
+* the camera moves the picture between sightings (a handheld camera jerks
+  between looks): each frame may come with its global shift (veil.pipeline.motion),
+  and every box fusion infers (between, before and after sightings) is the union
+  of the box above and the sighting's box carried along the camera's path. A
+  wrong shift can only grow a cover, never shrink it.
 
 Frames the detectors did not look at (veil.pipeline.schedule) are pushed as
 ``None``: they add no sighting and end no track; the pipeline widens
@@ -27,6 +32,12 @@ that fight false positives): a missed face is worse than an extra mosaic.
 Fusion is streaming: ``push`` the detections of frame i and get back the frames
 whose coverage is final, which is every frame older than the look-ahead
 ``horizon``. Memory is bounded by the horizon, not by the video length.
+
+The camera's path between two frames is the sum of the shifts of the frames
+between, added up afresh for each box (never a running total): a segment fused
+from its first frame with no history (veil.parallel) gets the same sums, to the
+bit, as a single pass. The shift pushed with a segment's first frame, or with a
+cut, is never part of a sum: no box is carried from before it.
 """
 
 from __future__ import annotations
@@ -36,7 +47,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from veil.errors import VeilError
 from veil.records import Detections
+
+Shift = tuple[float, float]
+"""(dx, dy): how far the camera moved the picture's content since the frame before, in the boxes' pixels
+(right and down are positive)."""
 
 _NO_MATCH = 1e6  # the cost of an ineligible pair: larger than any real one
 
@@ -116,21 +132,20 @@ class _Track:
         predicted: np.ndarray = self.last.box + velocity * (frame - after.frame)
         return predicted
 
-    def coverage(self, frame: int, settings: FusionSettings) -> tuple[np.ndarray, float, bool] | None:
+    def coverage(
+        self, frame: int, settings: FusionSettings, path: _CameraPath
+    ) -> tuple[np.ndarray, float, bool] | None:
         """The box covering this track in ``frame``: (box, score, seen) or None."""
         if frame < max(self.first.frame - settings.lead, self.shot_start) or frame > self.last.frame + settings.trail:
             return None
         if self.shot_end is not None and frame > self.shot_end:
             return None
-        if frame <= self.first.frame:
-            return self.first.box, self.first.score, frame == self.first.frame
+        if frame < self.first.frame:
+            return _union(self.first.box, path.carry(self.first, frame)), self.first.score, False
         if frame > self.last.frame:
-            # Trailing a moving object: cover where it was and where it is heading.
-            ahead = self.predicted_box(frame)
-            box = np.concatenate([np.minimum(self.last.box[:2], ahead[:2]), np.maximum(self.last.box[2:], ahead[2:])])
+            # Trailing a moving object: cover where it was, where it is heading and where the camera took it.
+            box = _union(self.last.box, self.predicted_box(frame), path.carry(self.last, frame))
             return box, self.last.score, False
-        if frame == self.last.frame:
-            return self.last.box, self.last.score, True
         frames = [s.frame for s in self.sightings]
         after_index = int(np.searchsorted(frames, frame))
         after = self.sightings[after_index]
@@ -138,8 +153,43 @@ class _Track:
             return after.box, after.score, True
         before = self.sightings[after_index - 1]
         weight = (frame - before.frame) / (after.frame - before.frame)
-        box = before.box * (1 - weight) + after.box * weight
-        return box, min(before.score, after.score), False
+        straight = before.box * (1 - weight) + after.box * weight
+        followed = path.carry(before, frame) * (1 - weight) + path.carry(after, frame) * weight
+        return _union(straight, followed), min(before.score, after.score), False
+
+
+class _CameraPath:
+    """The shift of each frame still needed to carry a box, by frame number."""
+
+    def __init__(self) -> None:
+        self._shifts: list[Shift] = []
+        self._first = 0  # the frame of self._shifts[0]
+
+    def add(self, shift: Shift) -> None:
+        self._shifts.append(shift)
+
+    def carry(self, sighting: _Sighting, frame: int) -> np.ndarray:
+        """The sighting's box moved as the camera moved the picture from its frame to ``frame``."""
+        low, high = sorted((sighting.frame, frame))
+        if low + 1 < self._first:
+            raise VeilError(f"internal error: the camera's shift at frame {low + 1} was forgotten")
+        moved = np.sum(np.array(self._shifts[low + 1 - self._first : high + 1 - self._first]).reshape(-1, 2), axis=0)
+        offset = np.tile(moved if frame >= sighting.frame else -moved, 2).astype(sighting.box.dtype)
+        carried: np.ndarray = sighting.box + offset
+        return carried
+
+    def forget_before(self, frame: int) -> None:
+        """Drop the shifts of frames before ``frame``: no box will be carried over them."""
+        if frame > self._first:
+            del self._shifts[: frame - self._first]
+            self._first = frame
+
+
+def _union(*boxes: np.ndarray) -> np.ndarray:
+    """The smallest box holding all ``boxes``."""
+    stacked = np.stack(boxes)
+    union: np.ndarray = np.concatenate([stacked[:, :2].min(axis=0), stacked[:, 2:].max(axis=0)])
+    return union
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -177,16 +227,21 @@ class TemporalFusion:
         self._next_to_emit = 0
         self._last_pushed = -1
         self._shot_start = 0
+        self._path = _CameraPath()
 
-    def push(self, frame: int, detections: Detections | None, cut: bool = False) -> list[tuple[int, Detections]]:
+    def push(
+        self, frame: int, detections: Detections | None, cut: bool = False, shift: Shift = (0.0, 0.0)
+    ) -> list[tuple[int, Detections]]:
         """Add the detections of ``frame`` (frames must come in order, 0, 1, 2, ...).
 
         ``detections`` is None for a frame the detectors did not look at; ``cut``
-        says that ``frame`` starts a new shot.
+        says that ``frame`` starts a new shot; ``shift`` is how far the camera moved
+        the picture since the frame before (veil.pipeline.motion; 0, 0: not known).
         """
         if frame != self._last_pushed + 1:
             raise ValueError(f"frames must be pushed in order: expected {self._last_pushed + 1}, got {frame}")
         self._last_pushed = frame
+        self._path.add(shift)
         if cut:
             self._cut(frame)
         if detections is not None:
@@ -259,7 +314,7 @@ class TemporalFusion:
     def _covered(self, frame: int) -> Detections:
         boxes, scores, classes, ids, seen = [], [], [], [], []
         for track in self._tracks:
-            cover = track.coverage(frame, self.settings)
+            cover = track.coverage(frame, self.settings, self._path)
             if cover is None:
                 continue
             box, score, was_seen = cover
@@ -275,7 +330,9 @@ class TemporalFusion:
         )
 
     def _forget_finished(self) -> None:
-        """Drop tracks that can no longer cover a frame still to be emitted."""
+        """Drop tracks that can no longer cover a frame still to be emitted, and the camera's
+        shifts no box will be carried over: a frame still to be emitted is covered from
+        sightings at most ``trail`` (trailing) or ``max_gap + 1`` (between sightings) frames before it."""
         reach = self.settings.trail
         self._tracks = [
             t
@@ -283,3 +340,4 @@ class TemporalFusion:
             if t.last.frame + reach >= self._next_to_emit
             or self._last_pushed - t.last.frame <= self.settings.max_gap + 1
         ]
+        self._path.forget_before(self._next_to_emit - max(reach, self.settings.max_gap + 1))
