@@ -1,4 +1,4 @@
-# veil serve as a container: non-root, the detector models built into the image, health check on /readyz.
+# veil serve as a container: non-root, the int8 detector models built into the image, health check on /readyz.
 #   docker build -t veil .
 #   docker run -p 8080:8080 -e VEIL_API_TOKEN=... -e VEIL_ACCESS_KEY_ID=... -e VEIL_SECRET_ACCESS_KEY=... veil
 # See compose.yaml for replicas on PostgreSQL and an S3-compatible store.
@@ -24,7 +24,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     VEIL_HOST=0.0.0.0 \
     VEIL_PORT=8080 \
     VEIL_STOP_GRACE_SECONDS=8
-# Build the default models (fp32 faces, int8 plates) now (tens of seconds), so no container builds them at start-up;
+# Build the int8 face and plate models now (tens of seconds), so no container builds them at start-up;
 # the cache is read-only at run time.
 RUN python -c "from veil.detect import DetectorSettings, build_detectors; build_detectors(DetectorSettings())" \
     && chmod -R a+rX,a-w /opt/veil/models

@@ -104,14 +104,14 @@ class Searcher:
             threshold=settings.face_threshold,
             max_side=None,
             threads=settings.threads,
-            precision=settings.precision_of(FACE),
+            precision=settings.precision,
         )
         self.plate = YoloPlateDetector(
             settings.plate_model,
             threshold=settings.plate_threshold,
             sides=(640, WHOLE),
             threads=settings.threads,
-            precision=settings.precision_of(PLATE),
+            precision=settings.precision,
         )
 
     def search(self, image: np.ndarray) -> Detections:

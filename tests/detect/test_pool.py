@@ -42,12 +42,3 @@ def test_a_detector_is_shared_by_settings_that_differ_only_for_other_classes(loa
     assert pool.detectors(DetectorSettings(plate_threshold=0.5))[0] is face
     assert pool.detector(DetectorSettings(face_threshold=0.3), "face") is not face
     assert loads == [("face", 0.1), ("plate", 0.5), ("face", 0.3)]
-
-
-def test_auto_precision_runs_faces_in_fp32_and_plates_in_int8() -> None:
-    """int8 loses dim faces on real footage (the stage clip), so ``auto`` keeps the face model at fp32."""
-    pool = DetectorPool()
-    face, plate = pool.detectors(DetectorSettings())
-    assert (face.precision, plate.precision) == ("fp32", "int8")  # type: ignore[attr-defined]
-    assert pool.detector(DetectorSettings(precision="int8"), "face").precision == "int8"  # type: ignore[attr-defined]
-    assert pool.detector(DetectorSettings(precision="fp32"), "plate").precision == "fp32"  # type: ignore[attr-defined]

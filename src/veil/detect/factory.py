@@ -13,7 +13,7 @@ def build_detector(settings: DetectorSettings, class_name: str) -> Detector:
     """A new detector of ``class_name`` (``face`` or ``plate``) as ``settings`` describe it."""
     model, threshold = settings.model_of(class_name)
     kind = CenterFaceDetector if class_name == FACE else YoloPlateDetector
-    return kind(model, threshold=threshold, threads=settings.threads, precision=settings.precision_of(class_name))
+    return kind(model, threshold=threshold, threads=settings.threads, precision=settings.precision)
 
 
 def build_detectors(settings: DetectorSettings) -> list[Detector]:

@@ -35,7 +35,7 @@ class DetectorPool:
     def detector(self, settings: DetectorSettings, class_name: str) -> Detector:
         """The detector of ``class_name`` as ``settings`` describe it, loaded on first use."""
         model, threshold = settings.model_of(class_name)
-        key = (class_name, model, threshold, settings.precision_of(class_name), settings.threads)
+        key = (class_name, model, threshold, settings.precision, settings.threads)
         with self._lock:  # held while loading: two threads never load the same model twice
             if key not in self._loaded:
                 from veil.detect.factory import build_detector  # the model runtime, loaded on first use

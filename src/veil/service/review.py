@@ -50,7 +50,7 @@ def model_versions(options: AnonymizeOptions) -> dict[str, str]:
             versions[name] = f"file {Path(custom).name}"
         elif name in MODEL_DISTRIBUTIONS:
             dist = MODEL_DISTRIBUTIONS[name]
-            versions[name] = f"{dist} {importlib.metadata.version(dist)} ({options.detector.precision_of(name)})"
+            versions[name] = f"{dist} {importlib.metadata.version(dist)} ({options.detector.precision})"
     return versions
 
 
