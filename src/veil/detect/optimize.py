@@ -4,8 +4,9 @@ The weights as shipped are slow on a CPU: CenterFace is fp32 at opset 9, the
 plate model is fp16 (which ONNX Runtime's CPU kernels run through casts) with
 an anchor decoder frozen at 640x640. Each detector turns its model into a clean
 fp32 graph with free input sizes (``float_graph``); this module then, for
-``precision="int8"``, quantizes it statically (QDQ, per-channel weights)
-with activation ranges calibrated on photos that ship inside the installed
+``precision="int8"``, quantizes it statically (QDQ, per-channel weights; a
+model may keep its first convolutions in float) with activation ranges
+calibrated on photos that ship inside the installed
 packages, never on downloads. On a 2-core AVX-512 VNNI CPU that is 3.5x faster
 for CenterFace at 1920x1088 (105 ms vs 369 ms) and 3x for the plate model at
 640x640; benchmarks/recall.py checks that recall holds.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -35,7 +37,7 @@ from veil.detect.weights import check_file
 from veil.errors import ModelError, first_line
 from veil.files import atomic_path
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 """Bump when the preparation changes, so caches built by older versions are not reused."""
 
 Feeds = Callable[[], Iterator[np.ndarray]]
@@ -58,19 +60,21 @@ def prepared_model(
     float_graph: Callable[[Path], bytes],
     calibration: Feeds,
     cache_dir: Path | None = None,
+    float_convs: int = 0,
 ) -> Path:
     """The cached ``precision`` version of the model at ``source``, built now if missing.
 
     ``float_graph`` turns the source file into a serialized fp32 ONNX graph
     with free input sizes (raising ModelError for a model of another family);
     ``calibration`` yields the inputs whose activation ranges set the int8
-    scales.
+    scales; the first ``float_convs`` convolutions stay in float in the int8
+    version (see CenterFaceDetector for why).
     """
     if precision not in PRECISIONS:
         raise ModelError(f"unknown model precision {precision!r}: choose from {', '.join(PRECISIONS)}")
     source = check_file(source)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = cache_dir / f"{kind}-{precision}-{_fingerprint(source, kind, precision)}.onnx"
+    target = cache_dir / f"{kind}-{precision}-{_fingerprint(source, f'{kind}:{precision}:{float_convs}')}.onnx"
     if target.is_file():
         return target
     try:
@@ -79,7 +83,13 @@ def prepared_model(
         raise ModelError(f"cannot create the model cache {cache_dir}: {exc.strerror} (set VEIL_MODEL_CACHE)") from exc
     with _locked(cache_dir / f".{target.name}.lock"):
         if not target.is_file():
-            _build(source, target, precision, float_graph, calibration)
+            _build(
+                source,
+                target,
+                precision,
+                float_graph,
+                functools.partial(_quantize, calibration=calibration, float_convs=float_convs),
+            )
     return target
 
 
@@ -98,7 +108,7 @@ def prune(model, outputs: list[str]) -> None:  # type: ignore[no-untyped-def]
     graph.initializer.extend(weights)
 
 
-def _fingerprint(source: Path, kind: str, precision: str) -> str:
+def _fingerprint(source: Path, recipe: str) -> str:
     digest = hashlib.sha256()
     try:
         with open(source, "rb") as file:
@@ -106,7 +116,7 @@ def _fingerprint(source: Path, kind: str, precision: str) -> str:
                 digest.update(block)
     except OSError as exc:
         raise ModelError(f"cannot read model {source}: {exc.strerror}") from exc
-    digest.update(f"{kind}:{precision}:{RECIPE_VERSION}".encode())
+    digest.update(f"{recipe}:{RECIPE_VERSION}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -121,7 +131,11 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _build(
-    source: Path, target: Path, precision: str, float_graph: Callable[[Path], bytes], calibration: Feeds
+    source: Path,
+    target: Path,
+    precision: str,
+    float_graph: Callable[[Path], bytes],
+    quantize: Callable[[bytes, Path], None],
 ) -> None:
     graph = float_graph(source)
     with atomic_path(target) as output:
@@ -129,7 +143,7 @@ def _build(
             output.write_bytes(graph)
             return
         try:
-            _quantize(graph, output, calibration)
+            quantize(graph, output)
         except ModelError:
             raise
         except Exception as exc:  # the quantizer raises whatever its internals hit
@@ -138,13 +152,19 @@ def _build(
             ) from exc
 
 
-def _quantize(graph: bytes, output: Path, calibration: Feeds) -> None:
-    """Static QDQ quantization: uint8 activations, per-channel int8 weights, min/max calibration."""
+def _quantize(graph: bytes, output: Path, calibration: Feeds, float_convs: int) -> None:
+    """Static QDQ quantization: uint8 activations, per-channel int8 weights, min/max calibration;
+    the first ``float_convs`` convolutions left in float."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    input_name = onnx.load_from_string(graph).graph.input[0].name
+    model = onnx.load_from_string(graph)
+    input_name = model.graph.input[0].name
+    for number, node in enumerate(model.graph.node):
+        node.name = node.name or f"veil_node_{number}"  # the quantizer excludes nodes by name
+    convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
+    graph = model.SerializeToString()
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no type hints
         def __init__(self) -> None:
@@ -166,6 +186,7 @@ def _quantize(graph: bytes, output: Path, calibration: Feeds) -> None:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            nodes_to_exclude=convs[:float_convs],
         )
 
 
