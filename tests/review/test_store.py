@@ -129,11 +129,13 @@ def test_stores_opened_at_once_on_an_empty_database_do_not_clash(database_url: s
 
 
 def test_one_first_user_when_replicas_start_together(database_url: str, tmp_path: Path) -> None:
-    """Four replicas (each its own data folder) find no user at once: one creates admin, and only it keeps a password."""
+    """Four replicas (each its own data folder) find no user at once: one creates admin, only it keeps a password."""
     stores = [ReviewStore(database_url) for _ in range(4)]
     folders = [tmp_path / f"replica-{index}" for index in range(4)]
     try:
-        created = run_together([lambda s=s, f=f: users.ensure_first_user(s, f) for s, f in zip(stores, folders, strict=True)])
+        created = run_together(
+            [lambda s=s, f=f: users.ensure_first_user(s, f) for s, f in zip(stores, folders, strict=True)]
+        )
         assert sorted(created) == [False, False, False, True]
         (kept,) = [folder / "credentials.json" for folder in folders if (folder / "credentials.json").exists()]
         assert kept.parent == folders[created.index(True)]

@@ -75,7 +75,7 @@ class PostgresConnection:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         with self._errors(), self._pool.connection() as connection, connection.cursor() as cursor:
             cursor.execute(_placeholders(sql), params)
-            return cursor.fetchall() if cursor.description else []
+            return _fetched(cursor)
 
     @contextmanager
     def schema_transaction(self) -> Iterator[Run]:
@@ -90,10 +90,14 @@ class PostgresConnection:
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
             def run(sql: str, params: Sequence[Any] = ()) -> Rows:
-                cursor = connection.execute(_placeholders(sql), params)
-                return cursor.fetchall() if cursor.description else []
+                return _fetched(connection.execute(_placeholders(sql), params))
 
             yield run
+
+
+def _fetched(cursor: psycopg.Cursor[Any]) -> Rows:
+    """The rows of the statement just run (dicts, by the pool's row factory); none for a statement without any."""
+    return cursor.fetchall() if cursor.description else []
 
 
 def _placeholders(sql: str) -> Any:

@@ -27,59 +27,54 @@ from typing import Any
 
 from veil.jobs.store import CONNECT_SECONDS, ConnectionStore, Run
 
-def _schema(postgresql: bool) -> tuple[str, ...]:
-    """The review tables; ``postgresql`` picks that backend's ids and append-only triggers."""
-    serial = "BIGINT GENERATED ALWAYS AS IDENTITY" if postgresql else "INTEGER"
-    autoincrement = "" if postgresql else " AUTOINCREMENT"
-    tables = (
-        """CREATE TABLE IF NOT EXISTS review_users (
-            name VARCHAR(64) PRIMARY KEY,
-            password_hash TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS review_sessions (
-            token_hash VARCHAR(64) PRIMARY KEY,
-            user_name VARCHAR(64) NOT NULL,
-            csrf_token TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL,
-            expires_at DOUBLE PRECISION NOT NULL
-        )""",
-        f"""CREATE TABLE IF NOT EXISTS review_corrections (
-            id {serial} PRIMARY KEY{autoincrement},
-            job_id VARCHAR(64) NOT NULL,
-            user_name VARCHAR(64) NOT NULL,
-            body TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL,
-            undone_at DOUBLE PRECISION,
-            undone_by VARCHAR(64)
-        )""",
-        "CREATE INDEX IF NOT EXISTS review_corrections_job ON review_corrections (job_id, id)",
-        """CREATE TABLE IF NOT EXISTS review_renders (
-            job_id VARCHAR(64) PRIMARY KEY,
-            version INTEGER NOT NULL,
-            state VARCHAR(16) NOT NULL,
-            message TEXT,
-            user_name VARCHAR(64) NOT NULL,
-            updated_at DOUBLE PRECISION NOT NULL
-        )""",
-        """CREATE TABLE IF NOT EXISTS review_cuts (
-            job_id VARCHAR(64) PRIMARY KEY,
-            frames TEXT NOT NULL
-        )""",
-        f"""CREATE TABLE IF NOT EXISTS review_audit (
-            id {serial} PRIMARY KEY{autoincrement},
-            job_id VARCHAR(64) NOT NULL,
-            at DOUBLE PRECISION NOT NULL,
-            user_name VARCHAR(64) NOT NULL,
-            event VARCHAR(32) NOT NULL,
-            details TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS review_audit_job ON review_audit (job_id, id)",
-        # the events a job has once (see veil.jobs.audit)
-        """CREATE UNIQUE INDEX IF NOT EXISTS review_audit_once ON review_audit (job_id, event)
-           WHERE event IN ('created', 'processed')""",
-    )
-    return tables + (_POSTGRESQL_APPEND_ONLY if postgresql else _SQLITE_APPEND_ONLY)
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS review_users (
+        name VARCHAR(64) PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_sessions (
+        token_hash VARCHAR(64) PRIMARY KEY,
+        user_name VARCHAR(64) NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_corrections (
+        id {id},
+        job_id VARCHAR(64) NOT NULL,
+        user_name VARCHAR(64) NOT NULL,
+        body TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        undone_at DOUBLE PRECISION,
+        undone_by VARCHAR(64)
+    )""",
+    "CREATE INDEX IF NOT EXISTS review_corrections_job ON review_corrections (job_id, id)",
+    """CREATE TABLE IF NOT EXISTS review_renders (
+        job_id VARCHAR(64) PRIMARY KEY,
+        version INTEGER NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        message TEXT,
+        user_name VARCHAR(64) NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_cuts (
+        job_id VARCHAR(64) PRIMARY KEY,
+        frames TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS review_audit (
+        id {id},
+        job_id VARCHAR(64) NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        user_name VARCHAR(64) NOT NULL,
+        event VARCHAR(32) NOT NULL,
+        details TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS review_audit_job ON review_audit (job_id, id)",
+    # the events a job has once (see veil.jobs.audit)
+    """CREATE UNIQUE INDEX IF NOT EXISTS review_audit_once ON review_audit (job_id, event)
+       WHERE event IN ('created', 'processed')""",
+)
 
 
 _SQLITE_APPEND_ONLY = (
@@ -98,6 +93,13 @@ _POSTGRESQL_APPEND_ONLY = (
     """CREATE OR REPLACE TRIGGER review_audit_no_truncate BEFORE TRUNCATE ON review_audit
        FOR EACH STATEMENT EXECUTE FUNCTION review_audit_append_only()""",
 )  # CREATE OR REPLACE TRIGGER needs PostgreSQL 14 or later
+
+
+def _schema(postgresql: bool) -> tuple[str, ...]:
+    """The review tables; ``postgresql`` picks that backend's ids and append-only triggers."""
+    ids = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if postgresql else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    tables = tuple(statement.replace("{id}", ids) for statement in _TABLES)
+    return tables + (_POSTGRESQL_APPEND_ONLY if postgresql else _SQLITE_APPEND_ONLY)
 
 
 @dataclass(frozen=True)
