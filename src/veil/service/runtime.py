@@ -11,6 +11,7 @@ from typing import Any
 
 from veil.errors import ObjectNotFound
 from veil.jobs import Job, JobStore, WorkerPool, open_job_store
+from veil.jobs.audit import SYSTEM_USER, log_created
 from veil.jobs.review import ReviewStore
 from veil.parallel import Engine, make_engine
 from veil.parallel.staging import Scratch
@@ -74,6 +75,7 @@ class Service:
             write_frames=settings.write_frames,
             engine=engine,
             work_dir=settings.scratch_dir,
+            audit=reviews,
         )
         return cls(
             settings=settings,
@@ -108,8 +110,13 @@ class Service:
         if self.engine is not None:
             self.engine.close()
 
-    def submit(self, info: ObjectInfo, *, token: str | None = None, tag: str | None = None) -> tuple[Job, bool]:
-        """The job of this object version (created if new) and whether it was created now."""
+    def submit(
+        self, info: ObjectInfo, *, token: str | None = None, tag: str | None = None, user: str = SYSTEM_USER
+    ) -> tuple[Job, bool]:
+        """The job of this object version (created if new) and whether it was created now.
+
+        A new job's audit log starts with ``user`` (who asked: a reviewer, ``api-token``, or the service itself).
+        """
         job, created = self.jobs.create(
             source_bucket=info.bucket,
             source_key=info.key,
@@ -120,7 +127,10 @@ class Service:
             max_attempts=self.settings.max_attempts,
         )
         if created:
-            self.pool.wake()
+            try:
+                log_created(self.review.store, job, user)
+            finally:
+                self.pool.wake()
         return job, created
 
     def workers_alive(self) -> bool:
