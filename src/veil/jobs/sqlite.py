@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 
 from veil.errors import ConfigError, StorageError, reason
 from veil.jobs.store import Rows, Run
+
+BUSY_SECONDS = 30.0
+"""How long a statement waits for another connection's write lock before it fails with "database is locked"."""
 
 
 def sqlite_path(url: str) -> str:
@@ -46,10 +50,9 @@ class SqliteConnection:
                 ) from None
         self._lock = threading.Lock()
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=30000")
+            _use_wal(self.db)
         except sqlite3.Error as error:
             raise ConfigError(f"cannot open {what} {{path}}: {{reason}}", path=path, reason=str(error)) from None
 
@@ -86,3 +89,21 @@ class SqliteConnection:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL (once per file; later connections find it so).
+
+    Connections switching a new file at the same moment can deadlock, and SQLite
+    then answers "database is locked" at once instead of waiting: try again, for
+    as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
