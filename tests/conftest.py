@@ -1,5 +1,5 @@
 """Fixtures every test package may use: a real PostgreSQL server (started once per session when asked for),
-local buckets ``source`` and ``output``, and an SQLite job store."""
+an empty database on each backend, local buckets ``source`` and ``output``, and an SQLite job store."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip("PostgreSQL is not installed (python3 dev.py test installs it)")
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, once per backend: an SQLite file, and a new database on the test PostgreSQL server."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres").new_database())
+    return f"sqlite:///{tmp_path}/database/veil.db"
 
 
 @pytest.fixture

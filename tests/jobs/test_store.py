@@ -7,26 +7,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tests.threads import run_together
 from veil.errors import ConfigError, JobNotFound, StorageError
 from veil.jobs import Job, JobState, JobStore, open_job_store
-from veil.jobs.postgres import PostgresJobStore
 from veil.jobs.sql import MIGRATIONS
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres").new_database()
-    return f"sqlite:///{tmp_path}/jobs/veil.db"
-
-
 @pytest.fixture
-def store(url: str) -> Iterator[JobStore]:
-    opened = open_job_store(url)
+def store(database_url: str) -> Iterator[JobStore]:
+    opened = open_job_store(database_url)
     yield opened
     opened.close()
 
@@ -76,9 +70,9 @@ def test_unknown_job(store: JobStore) -> None:
     assert isinstance(caught.value, LookupError)
 
 
-def test_claims_are_exclusive_across_threads_and_connections(url: str) -> None:
+def test_claims_are_exclusive_across_threads_and_connections(database_url: str) -> None:
     """Four threads on two connections (as two processes would have) take 40 jobs: each exactly once."""
-    stores = [open_job_store(url), open_job_store(url)]
+    stores = [open_job_store(database_url), open_job_store(database_url)]
     for index in range(40):
         new(stores[0], key=f"k{index}.mov")
     taken: list[str] = []
@@ -89,11 +83,7 @@ def test_claims_are_exclusive_across_threads_and_connections(url: str) -> None:
             with lock:
                 taken.append(job.job_id)
 
-    threads = [threading.Thread(target=work, args=(f"w{i}", stores[i % 2])) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together([partial(work, f"w{i}", stores[i % 2]) for i in range(4)])
     assert len(taken) == 40 and len(set(taken)) == 40
 
 
@@ -228,12 +218,12 @@ def test_list_pages_newest_first_with_a_state_filter(store: JobStore) -> None:
         store.list(after="no-such-job")
 
 
-def test_jobs_survive_a_restart(url: str) -> None:
-    first = open_job_store(url)
+def test_jobs_survive_a_restart(database_url: str) -> None:
+    first = open_job_store(database_url)
     job, _ = new(first)
     first.claim("w", 30)
     first.close()
-    reopened = open_job_store(url)
+    reopened = open_job_store(database_url)
     assert reopened.get(job.job_id).detail == "running"
 
 
@@ -262,15 +252,15 @@ def _set_version(url: str, version: int) -> None:
             db.execute("UPDATE veil_schema SET version = %s", (version,))
 
 
-def test_a_database_newer_than_the_code_is_refused_in_one_line(url: str) -> None:
-    job, _ = new(open_job_store(url))
-    _set_version(url, len(MIGRATIONS) + 1)
+def test_a_database_newer_than_the_code_is_refused_in_one_line(database_url: str) -> None:
+    job, _ = new(open_job_store(database_url))
+    _set_version(database_url, len(MIGRATIONS) + 1)
     with pytest.raises(ConfigError) as caught:
-        open_job_store(url)
+        open_job_store(database_url)
     message = str(caught.value)
     assert "\n" not in message and f"schema version {len(MIGRATIONS) + 1}" in message and "upgrade veil" in message
-    _set_version(url, len(MIGRATIONS))
-    assert open_job_store(url).get(job.job_id) == job  # refused, not touched
+    _set_version(database_url, len(MIGRATIONS))
+    assert open_job_store(database_url).get(job.job_id) == job  # refused, not touched
 
 
 def test_a_database_from_before_schema_versions_is_migrated(tmp_path: Path) -> None:
@@ -297,20 +287,7 @@ def test_a_database_from_before_schema_versions_is_migrated(tmp_path: Path) -> N
 
 def test_replicas_starting_together_migrate_once(postgres) -> None:  # type: ignore[no-untyped-def]
     url = postgres.new_database()
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            open_job_store(url).close()
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together([lambda: open_job_store(url).close()] * 4)
     import psycopg
 
     with psycopg.connect(url) as db:
@@ -321,13 +298,13 @@ def test_an_unreachable_postgresql_is_one_line_that_hides_the_password() -> None
     from tests.s3_server import free_port
 
     with pytest.raises(ConfigError) as caught:
-        PostgresJobStore(f"postgresql://veil:hunter2@127.0.0.1:{free_port()}/veil", timeout=1)
+        JobStore(f"postgresql://veil:hunter2@127.0.0.1:{free_port()}/veil", timeout=1)
     assert "hunter2" not in str(caught.value) and "cannot open job database postgresql://veil:***@" in str(caught.value)
 
 
 def test_a_postgresql_restart_is_survived(postgres) -> None:  # type: ignore[no-untyped-def]
     """Calls made while the server is down fail as StorageError; once it is back, the same store works again."""
-    store = PostgresJobStore(postgres.new_database(), timeout=1)
+    store = JobStore(postgres.new_database(), timeout=1)
     job, _ = new(store)
     postgres.stop()
     try:
@@ -359,9 +336,9 @@ def test_a_job_handed_back_during_an_outage_waits_before_it_is_taken_again(store
     assert again is not None and again.attempts == 1
 
 
-def test_one_object_created_at_once_from_many_connections_is_one_job(url: str) -> None:
+def test_one_object_created_at_once_from_many_connections_is_one_job(database_url: str) -> None:
     """What several replicas' watchers do when they list the same new object: the unique constraint keeps one job."""
-    stores = [open_job_store(url) for _ in range(4)]
+    stores = [open_job_store(database_url) for _ in range(4)]
     results: list[tuple[Job, bool]] = []
     lock = threading.Lock()
 
@@ -371,10 +348,6 @@ def test_one_object_created_at_once_from_many_connections_is_one_job(url: str) -
             with lock:
                 results.append(outcome)
 
-    threads = [threading.Thread(target=announce, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together([partial(announce, store) for store in stores])
     assert len({job.job_id for job, _ in results}) == 1 and sum(created for _, created in results) == 1
     assert len(stores[0].list()[0]) == 1

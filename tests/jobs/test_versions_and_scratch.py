@@ -45,7 +45,7 @@ def test_a_source_replaced_mid_job_publishes_nothing_and_the_new_version_wins(
     assert created
     result = process_job(second, local, progress=lambda done, total: None, options=OPTIONS)
     video = tmp_path / "out.mp4"
-    assert local.download("output", VIDEO_KEY, video).etag == result["output_etags"][0]
+    assert local.download("output", VIDEO_KEY, video).etag == result.record["output_etags"][0]
     assert probe(video).frame_count == 6
 
 

@@ -100,7 +100,7 @@ def test_progress_adds_up_the_finished_segments(
             detectors=detectors(),
         )
     assert progress == [(25, 100), (50, 100), (75, 100), (100, 100)]  # four 1 s segments of 25 frames, as each finished
-    assert (result["output_key"], result["detections_key"]) == (VIDEO_KEY, DETECTIONS_KEY)
+    assert (result.record["output_key"], result.record["detections_key"]) == (VIDEO_KEY, DETECTIONS_KEY)
     objects.download(buckets[1], VIDEO_KEY, tmp_path / "out.mp4")
     assert probe(tmp_path / "out.mp4").frame_count == 100
     assert list(objects.list_objects("scratch")) == []

@@ -1,45 +1,151 @@
-"""The review tables (veil.jobs.review), password hashing, and ``veil users add``."""
+"""The review tables (veil.jobs.review) on a real SQLite file and a real PostgreSQL server, password hashing, the
+first user, and ``veil users add``."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.threads import run_together
 from veil.cli.app import app
 from veil.errors import ConfigError
+from veil.jobs import open_job_store
 from veil.jobs.review import ReviewStore
 from veil.service import users
+from veil.service.credentials import read_stored
+
+# A raw connection of a test never waits long for a lock, nor runs a statement for long.
+PG_TIMEOUTS = "-c lock_timeout=5s -c statement_timeout=10s"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ReviewStore:
-    return ReviewStore(f"sqlite:///{tmp_path / 'veil.db'}")
+def store(database_url: str) -> Iterator[ReviewStore]:
+    opened = ReviewStore(database_url)
+    yield opened
+    opened.close()
 
 
-def test_the_audit_log_is_append_only(store: ReviewStore, tmp_path: Path) -> None:
+@pytest.fixture
+def second(database_url: str, store: ReviewStore) -> Iterator[ReviewStore]:
+    """Another store on the same database: what another replica (or process) has."""
+    opened = ReviewStore(database_url)
+    yield opened
+    opened.close()
+
+
+def refuses(url: str, statement: str) -> str:
+    """What the database answers when a raw connection (not veil's) runs ``statement``; "" if it ran."""
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=5) as db:
+            try:
+                db.execute(statement)
+            except sqlite3.DatabaseError as error:
+                return str(error)
+        return ""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, options=PG_TIMEOUTS, connect_timeout=5) as db:
+        try:
+            db.execute(statement)  # type: ignore[arg-type]  # a literal of this test
+        except psycopg.errors.RaiseException as error:
+            return str(error)
+    return ""
+
+
+def test_the_database_itself_keeps_the_audit_log_append_only(store: ReviewStore, database_url: str) -> None:
     store.log("job1", "ada", "approved", {"version": 1})
     store.log("job2", "bob", "approved", {"version": 1})
     assert [(e.user, e.event, e.details) for e in store.events("job1")] == [("ada", "approved", {"version": 1})]
-    db = sqlite3.connect(tmp_path / "veil.db")
-    for statement in ("UPDATE review_audit SET user_name = 'mallory'", "DELETE FROM review_audit"):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute(statement)
-    assert len(store.events("job1")) == 1
+    statements = ["UPDATE review_audit SET user_name = 'mallory'", "DELETE FROM review_audit"]
+    if store.is_postgresql:
+        statements.append("TRUNCATE review_audit")
+    for statement in statements:
+        assert "append-only" in refuses(database_url, statement), statement
+    assert len(store.events("job1")) == 1 and len(store.events("job2")) == 1
 
 
-def test_corrections_survive_reopening_and_undo_marks_them(store: ReviewStore, tmp_path: Path) -> None:
+def test_created_and_processed_are_logged_once_per_job(store: ReviewStore) -> None:
+    assert store.log("job1", "ada", "created", {"n": 1})
+    assert not store.log("job1", "veil", "created", {"n": 2})
+    assert store.log("job2", "veil", "created", {"n": 3})  # another job's
+    assert store.log("job1", "veil", "processed", {})
+    assert not store.log("job1", "veil", "processed", {"again": True})
+    assert store.log("job1", "ada", "approved", {}) and store.log("job1", "ada", "approved", {})  # any number
+    assert [(e.user, e.event, e.details) for e in store.events("job1")] == [
+        ("ada", "created", {"n": 1}),
+        ("veil", "processed", {}),
+        ("ada", "approved", {}),
+        ("ada", "approved", {}),
+    ]
+
+
+def test_corrections_survive_reopening_and_undo_marks_them(store: ReviewStore, database_url: str) -> None:
     first = store.add_correction("job1", "ada", {"kind": "delete_track", "track_id": 3})
-    store.add_correction("job2", "ada", {"kind": "style", "style": "blur"})
+    other = store.add_correction("job2", "ada", {"kind": "style", "style": "blur"})
+    assert other.id > first.id
     assert store.undo_correction("job2", first.id, "ada") is False  # another job's correction is not reachable
     assert store.undo_correction("job1", first.id, "bob") is True
     assert store.undo_correction("job1", first.id, "bob") is False
-    again = ReviewStore(store.url)
-    assert again.corrections("job1") == []
-    (undone,) = again.corrections("job1", include_undone=True)
-    assert (undone.undone_by, undone.body) == ("bob", {"kind": "delete_track", "track_id": 3})
+    again = ReviewStore(database_url)
+    try:
+        assert again.corrections("job1") == []
+        (undone,) = again.corrections("job1", include_undone=True)
+        assert (undone.undone_by, undone.body) == ("bob", {"kind": "delete_track", "track_id": 3})
+    finally:
+        again.close()
+
+
+def test_two_stores_on_one_database_see_each_others_changes(store: ReviewStore, second: ReviewStore) -> None:
+    """What two replicas on one database share: sessions, corrections, undo, renders and the audit log."""
+    store.add_session("a" * 64, "ada", "csrf", lifetime=3600)
+    assert second.session("a" * 64) == store.session("a" * 64) is not None
+    second.end_session("a" * 64)
+    assert store.session("a" * 64) is None
+    added = store.add_correction("job1", "ada", {"kind": "delete_track", "track_id": 1})
+    assert second.corrections("job1") == [added]
+    assert second.undo_correction("job1", added.id, "bob")
+    assert store.corrections("job1") == [] and not store.undo_correction("job1", added.id, "ada")
+    assert store.start_render("job1", "ada") == 1 and second.start_render("job1", "bob") is None
+    second.log("job1", "bob", "approved", {"version": 1})
+    assert [(e.user, e.event) for e in store.events("job1")] == [("bob", "approved")]
+
+
+def test_stores_opened_at_once_on_an_empty_database_do_not_clash(database_url: str) -> None:
+    """Replicas starting together: each opens the job store and the review tables; the schemas are made once."""
+    opened = run_together([lambda: (open_job_store(database_url), ReviewStore(database_url)) for _ in range(4)])
+    try:
+        jobs, reviews = opened[0]
+        job, _ = jobs.create(source_bucket="s", source_key="a.mov", source_etag="e", output_bucket="o")
+        reviews.log(job.job_id, "ada", "approved", {})
+        assert all([e.event for e in other.events(job.job_id)] == ["approved"] for _, other in opened)
+    finally:
+        for jobs, reviews in opened:
+            jobs.close()
+            reviews.close()
+
+
+def test_one_first_user_when_replicas_start_together(database_url: str, tmp_path: Path) -> None:
+    """Four replicas (each its own data folder) find no user at once: one creates admin, only it keeps a password."""
+    stores = [ReviewStore(database_url) for _ in range(4)]
+    folders = [tmp_path / f"replica-{index}" for index in range(4)]
+    try:
+        created = run_together(
+            [lambda s=s, f=f: users.ensure_first_user(s, f) for s, f in zip(stores, folders, strict=True)]
+        )
+        assert sorted(created) == [False, False, False, True]
+        (kept,) = [folder / "credentials.json" for folder in folders if (folder / "credentials.json").exists()]
+        assert kept.parent == folders[created.index(True)]
+        stored = read_stored(kept)
+        assert stores[0].user_count() == 1
+        assert users.verify(stores[1], "admin", stored["review_password"])
+        assert not users.ensure_first_user(stores[2], folders[2])  # a later start finds the user
+    finally:
+        for opened in stores:
+            opened.close()
 
 
 def test_one_render_at_a_time_and_a_restart_fails_the_interrupted_one(store: ReviewStore) -> None:
@@ -59,6 +165,8 @@ def test_passwords_are_hashed_and_checked(store: ReviewStore) -> None:
     assert users.verify(store, "ada", "correct horse battery")
     assert not users.verify(store, "ada", "wrong password!")
     assert not users.verify(store, "nobody", "correct horse battery")
+    assert users.set_user(store, "ada", "another long password") is False
+    assert users.verify(store, "ada", "another long password") and store.user_count() == 1
     with pytest.raises(ConfigError, match="at least 10"):
         users.set_user(store, "bob", "short")
     with pytest.raises(ConfigError, match="user name"):
@@ -87,3 +195,14 @@ def test_veil_users_add_prints_a_generated_password(tmp_path: Path) -> None:
     assert users.verify(ReviewStore(f"sqlite:///{tmp_path / 'veil.db'}"), "ada", "another password")
     refused = runner.invoke(app, ["users", "add", "bad name", "--data-dir", str(tmp_path)])
     assert refused.exit_code == 2 and "user name" in refused.stderr
+
+
+def test_veil_users_add_on_the_service_database(database_url: str) -> None:
+    """``--database-url`` (or VEIL_DATABASE_URL): the user is where the service reads it, on either backend."""
+    done = CliRunner().invoke(app, ["users", "add", "bob", "--database-url", database_url])
+    assert done.exit_code == 0, done.output
+    store = ReviewStore(database_url)
+    try:
+        assert users.verify(store, "bob", done.stdout.strip())
+    finally:
+        store.close()

@@ -20,10 +20,12 @@ attempts that died.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import posixpath
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,17 @@ class SourceReplaced(VeilError):
     """The source object changed (a new version was uploaded) while its job ran; that version's job publishes."""
 
 
+@dataclass(frozen=True)
+class Processed:
+    """A run that published its outputs: what the job store records, and what the audit log keeps of the files."""
+
+    record: dict[str, Any]
+    """The keyword arguments of ``JobStore.succeed``."""
+    input_sha256: str
+    outputs_sha256: dict[str, str]
+    """The SHA-256 of the video and of the detections, by key: hashed from the local files that were uploaded."""
+
+
 class LeaseLost(Exception):
     """The worker no longer holds the job (its lease ran out and another took it, or it was released).
 
@@ -63,8 +76,8 @@ def process_job(
     still_owner: Callable[[], bool] | None = None,
     work_dir: Path | None = None,
     engine: Engine | None = None,
-) -> dict[str, Any]:
-    """Anonymize ``job``'s source into its output bucket; return the keyword arguments of ``JobStore.succeed``.
+) -> Processed:
+    """Anonymize ``job``'s source into its output bucket; what to record of it (see :class:`Processed`).
 
     ``options``, ``detectors`` and ``engine`` are :func:`veil.anonymize`'s (the
     outputs are set here); ``write_frames`` also publishes every frame as PNG.
@@ -92,13 +105,23 @@ def process_job(
             metadata = VideoMetadata.from_info(probe(source))
         with _naming(work):
             published = _publish(objects, job, video, detections, frames, still_owner)
-    return {
-        "output_key": keys.video,
-        "detections_key": keys.detections,
-        "timings": dict(report.timings),
-        "video_metadata": metadata.to_api(),
-        "output_etags": published,
-    }
+        record = {
+            "output_key": keys.video,
+            "detections_key": keys.detections,
+            "timings": dict(report.timings),
+            "video_metadata": metadata.to_api(),
+            "output_etags": published,
+        }
+        outputs = {keys.video: sha256_of(video), keys.detections: sha256_of(detections)}
+        return Processed(record, sha256_of(source), outputs)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _published_names(job: Job, keys: OutputKeys, video: Path, detections: Path) -> dict[Path, str]:

@@ -11,7 +11,6 @@ complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import Any
 
 from veil.errors import VeilError
 from veil.jobs.models import Job, OutputKeys
-from veil.jobs.process import ProgressCallback, source_suffix
+from veil.jobs.process import ProgressCallback, sha256_of, source_suffix
 from veil.media import probe
 from veil.pipeline import AnonymizeOptions
 from veil.pipeline.covers import render_covers
@@ -47,14 +46,6 @@ def _keep_first(job: Job, objects: ObjectStore) -> None:
     if not objects.exists(job.output_bucket, key) and job.detections_key:
         data = objects.get_bytes(job.output_bucket, job.detections_key)
         objects.put_bytes(job.output_bucket, key, data, "application/json")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def rerender_job(

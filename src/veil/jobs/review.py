@@ -1,13 +1,17 @@
 """Review data beside the jobs, in the same database: users, sessions, corrections, renders and the audit log.
 
-The SQL is kept to what SQLite and PostgreSQL both accept, except where noted:
-ids from ``INTEGER PRIMARY KEY AUTOINCREMENT`` (PostgreSQL: ``BIGINT GENERATED
-ALWAYS AS IDENTITY``), the triggers that make the audit log append-only
-(PostgreSQL: a trigger function that raises), and ``?`` placeholders.
+The tables live in the job store's database, on SQLite or PostgreSQL (see
+:class:`veil.jobs.store.ConnectionStore`), so every replica sees the same
+reviews. The SQL is kept to what both accept, except where noted: ids from
+``INTEGER PRIMARY KEY AUTOINCREMENT`` (PostgreSQL: ``BIGINT GENERATED ALWAYS AS
+IDENTITY``) and the triggers that make the audit log append-only (PostgreSQL: a
+trigger function that raises, on ``UPDATE``, ``DELETE`` and ``TRUNCATE``).
 
 The audit log is append-only: this class has no method that changes or removes
-an event, and the database refuses ``UPDATE`` and ``DELETE`` on it. Corrections
-are never deleted either; undoing one marks it undone (and logs that).
+an event, and the database refuses ``UPDATE`` and ``DELETE`` on it. A job's
+``created`` and ``processed`` events are unique (a partial unique index), so
+they are logged once whoever tries. Corrections are never deleted either;
+undoing one marks it undone (and logs that).
 Passwords arrive here already hashed (see ``veil.service.users``); sessions are
 stored by the SHA-256 of their token, so the database never holds a usable one.
 """
@@ -16,16 +20,14 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from veil.errors import ConfigError, StorageError
-from veil.jobs.sqlite import SqliteConnection
+from veil.jobs.store import CONNECT_SECONDS, ConnectionStore, Run
 
-_SCHEMA = (
+_TABLES = (
     """CREATE TABLE IF NOT EXISTS review_users (
         name VARCHAR(64) PRIMARY KEY,
         password_hash TEXT NOT NULL,
@@ -39,7 +41,7 @@ _SCHEMA = (
         expires_at DOUBLE PRECISION NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS review_corrections (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {id},
         job_id VARCHAR(64) NOT NULL,
         user_name VARCHAR(64) NOT NULL,
         body TEXT NOT NULL,
@@ -61,7 +63,7 @@ _SCHEMA = (
         frames TEXT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS review_audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id {id},
         job_id VARCHAR(64) NOT NULL,
         at DOUBLE PRECISION NOT NULL,
         user_name VARCHAR(64) NOT NULL,
@@ -69,11 +71,35 @@ _SCHEMA = (
         details TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS review_audit_job ON review_audit (job_id, id)",
+    # the events a job has once (see veil.jobs.audit)
+    """CREATE UNIQUE INDEX IF NOT EXISTS review_audit_once ON review_audit (job_id, event)
+       WHERE event IN ('created', 'processed')""",
+)
+
+
+_SQLITE_APPEND_ONLY = (
     """CREATE TRIGGER IF NOT EXISTS review_audit_no_update BEFORE UPDATE ON review_audit
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS review_audit_no_delete BEFORE DELETE ON review_audit
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-)
+)  # SQLite has no TRUNCATE: a DELETE without WHERE fires the trigger too
+_POSTGRESQL_APPEND_ONLY = (
+    """CREATE OR REPLACE FUNCTION review_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           RAISE EXCEPTION USING MESSAGE = 'the audit log is append-only: ' || TG_OP || ' refused';
+       END $$""",
+    """CREATE OR REPLACE TRIGGER review_audit_no_change BEFORE UPDATE OR DELETE ON review_audit
+       FOR EACH ROW EXECUTE FUNCTION review_audit_append_only()""",
+    """CREATE OR REPLACE TRIGGER review_audit_no_truncate BEFORE TRUNCATE ON review_audit
+       FOR EACH STATEMENT EXECUTE FUNCTION review_audit_append_only()""",
+)  # CREATE OR REPLACE TRIGGER needs PostgreSQL 14 or later
+
+
+def _schema(postgresql: bool) -> tuple[str, ...]:
+    """The review tables; ``postgresql`` picks that backend's ids and append-only triggers."""
+    ids = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if postgresql else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    tables = tuple(statement.replace("{id}", ids) for statement in _TABLES)
+    return tables + (_POSTGRESQL_APPEND_ONLY if postgresql else _SQLITE_APPEND_ONLY)
 
 
 @dataclass(frozen=True)
@@ -131,43 +157,36 @@ class AuditEvent:
         return {"id": self.id, "at": self.at, "user": self.user, "event": self.event, "details": self.details}
 
 
-class ReviewStore:
-    """Users, sessions, corrections, render states and the audit log of reviewed jobs."""
+class ReviewStore(ConnectionStore):
+    """Users, sessions, corrections, render states and the audit log of reviewed jobs.
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._connection = SqliteConnection(url, "review database")
-        try:
-            with self._connection.sql() as db:
-                for statement in _SCHEMA:
-                    db.execute(statement)
-        except StorageError as error:
-            raise ConfigError(f"cannot open the review tables: {error}") from None
+    ``url`` is the job store's: ``sqlite:///path/veil.db`` or ``postgresql://...``.
+    """
 
-    def close(self) -> None:
-        self._connection.close()
+    def __init__(self, url: str, *, timeout: float = CONNECT_SECONDS) -> None:
+        super().__init__(url, "review database", timeout=timeout)
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self._connection.sql() as db:
-            return db.execute(sql, params)
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[sqlite3.Row]:
-        with self._connection.sql() as db:
-            return db.execute(sql, params).fetchall()
+    def _create_schema(self, run: Run) -> None:
+        for statement in _schema(self.is_postgresql):
+            run(statement)
 
     # -- users and sessions -----------------------------------------------------------------------------------
 
-    def set_user(self, name: str, password_hash: str) -> bool:
-        """Add the user, or set a new password; True if the user is new."""
-        exists = bool(self._rows("SELECT name FROM review_users WHERE name = ?", (name,)))
-        if exists:
-            self._execute("UPDATE review_users SET password_hash = ? WHERE name = ?", (password_hash, name))
-        else:
+    def add_user(self, name: str, password_hash: str) -> bool:
+        """Add the user unless the name is taken; True if this call added it (one of several at once does)."""
+        return bool(
             self._execute(
-                "INSERT INTO review_users (name, password_hash, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO review_users (name, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (name, password_hash, time.time()),
             )
-        return not exists
+        )
+
+    def set_user(self, name: str, password_hash: str) -> bool:
+        """Add the user, or set a new password; True if the user is new."""
+        if self.add_user(name, password_hash):
+            return True
+        self._execute("UPDATE review_users SET password_hash = ? WHERE name = ?", (password_hash, name))
+        return False
 
     def password_hash(self, name: str) -> str | None:
         rows = self._rows("SELECT password_hash FROM review_users WHERE name = ?", (name,))
@@ -198,11 +217,11 @@ class ReviewStore:
     # -- corrections --------------------------------------------------------------------------------------------
 
     def add_correction(self, job_id: str, user: str, body: dict[str, Any]) -> CorrectionRecord:
-        cursor = self._execute(
-            "INSERT INTO review_corrections (job_id, user_name, body, created_at) VALUES (?, ?, ?, ?)",
+        rows = self._rows(
+            "INSERT INTO review_corrections (job_id, user_name, body, created_at) VALUES (?, ?, ?, ?) RETURNING id",
             (job_id, user, json.dumps(body), time.time()),
         )
-        return self.correction(job_id, int(cursor.lastrowid or 0))
+        return self.correction(job_id, int(rows[0]["id"]))
 
     def correction(self, job_id: str, correction_id: int) -> CorrectionRecord:
         rows = self._rows("SELECT * FROM review_corrections WHERE job_id = ? AND id = ?", (job_id, correction_id))
@@ -217,12 +236,12 @@ class ReviewStore:
 
     def undo_correction(self, job_id: str, correction_id: int, user: str) -> bool:
         """Mark the correction undone; False if it was not active."""
-        cursor = self._execute(
+        changed = self._execute(
             "UPDATE review_corrections SET undone_at = ?, undone_by = ? "
             "WHERE job_id = ? AND id = ? AND undone_at IS NULL",
             (time.time(), user, job_id, correction_id),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     # -- renders ------------------------------------------------------------------------------------------------
 
@@ -238,15 +257,12 @@ class ReviewStore:
             "VALUES (?, 0, 'done', ?, ?) ON CONFLICT DO NOTHING",
             (job_id, user, now),
         )
-        cursor = self._execute(
+        rows = self._rows(
             "UPDATE review_renders SET version = version + 1, state = 'rendering', message = NULL, "
-            "user_name = ?, updated_at = ? WHERE job_id = ? AND state <> 'rendering'",
+            "user_name = ?, updated_at = ? WHERE job_id = ? AND state <> 'rendering' RETURNING version",
             (user, now, job_id),
         )
-        if cursor.rowcount != 1:
-            return None
-        record = self.render(job_id)
-        return record.version if record else None
+        return int(rows[0]["version"]) if rows else None
 
     def finish_render(self, job_id: str, version: int, message: str | None = None) -> None:
         state = "failed" if message else "done"
@@ -278,10 +294,14 @@ class ReviewStore:
 
     # -- the audit log ------------------------------------------------------------------------------------------
 
-    def log(self, job_id: str, user: str, event: str, details: dict[str, Any], at: float | None = None) -> None:
-        self._execute(
-            "INSERT INTO review_audit (job_id, at, user_name, event, details) VALUES (?, ?, ?, ?, ?)",
-            (job_id, time.time() if at is None else at, user, event, json.dumps(details, sort_keys=True)),
+    def log(self, job_id: str, user: str, event: str, details: dict[str, Any], at: float | None = None) -> bool:
+        """Append an event; False (nothing written) for a second ``created`` or ``processed`` of one job."""
+        return bool(
+            self._execute(
+                "INSERT INTO review_audit (job_id, at, user_name, event, details) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (job_id, time.time() if at is None else at, user, event, json.dumps(details, sort_keys=True)),
+            )
         )
 
     def events(self, job_id: str) -> builtins.list[AuditEvent]:
@@ -292,7 +312,7 @@ class ReviewStore:
         ]
 
 
-def _correction(row: sqlite3.Row) -> CorrectionRecord:
+def _correction(row: Mapping[str, Any]) -> CorrectionRecord:
     return CorrectionRecord(
         id=row["id"],
         job_id=row["job_id"],
@@ -304,7 +324,7 @@ def _correction(row: sqlite3.Row) -> CorrectionRecord:
     )
 
 
-def _render(row: sqlite3.Row) -> RenderRecord:
+def _render(row: Mapping[str, Any]) -> RenderRecord:
     return RenderRecord(
         row["job_id"], row["version"], row["state"], row["message"], row["user_name"], row["updated_at"]
     )

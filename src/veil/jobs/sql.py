@@ -118,10 +118,13 @@ def job_of(row: Mapping[str, Any]) -> Job:
     )
 
 
-def apply_migrations(execute: Callable[..., object], found: int, url: str, placeholder: str = "?") -> None:
-    """Run the migrations a database at version ``found`` still needs, recording each version as it lands."""
+def apply_migrations(execute: Callable[..., object], found: int, url: str) -> None:
+    """Run the migrations a database at version ``found`` still needs, recording each version as it lands.
+
+    ``execute`` runs one statement with ``?`` placeholders, inside the caller's schema transaction.
+    """
     for version, statements in enumerate(pending_migrations(found, url), start=found + 1):
         for statement in statements:
             execute(statement)
         execute("DELETE FROM veil_schema")
-        execute(f"INSERT INTO veil_schema (version) VALUES ({placeholder})", (version,))
+        execute("INSERT INTO veil_schema (version) VALUES (?)", (version,))

@@ -1,23 +1,26 @@
-"""The job store in one SQLite file: the embedded default.
+"""One SQLite file, the embedded default database of the job store and the review tables.
 
 SQLite runs in WAL mode with a busy timeout, so a second process (a restarted
-server, a CLI) can read and write the same file. One connection is shared by the
-threads of a process behind a lock.
+server, a CLI) or a second connection of this one (the review tables' beside the
+job store's) can read and write the same file. Statements run one at a time
+(autocommit): the only transaction is the short one that creates the schema.
 """
 
 from __future__ import annotations
 
-import builtins
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from veil.errors import ConfigError, StorageError, reason
-from veil.jobs.sql import VERSION_TABLE, apply_migrations
-from veil.jobs.store import JobStore
+from veil.jobs.store import Rows, Run
+
+BUSY_SECONDS = 30.0
+"""How long a statement waits for another connection's write lock before it fails with "database is locked"."""
 
 
 def sqlite_path(url: str) -> str:
@@ -33,6 +36,8 @@ def sqlite_path(url: str) -> str:
 class SqliteConnection:
     """One SQLite file opened for this process's threads: WAL, a busy timeout, one statement at a time."""
 
+    is_postgresql = False
+
     def __init__(self, url: str, what: str) -> None:
         self.url, self.what = url, what
         path = sqlite_path(url)
@@ -45,10 +50,9 @@ class SqliteConnection:
                 ) from None
         self._lock = threading.Lock()
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=30000")
+            _use_wal(self.db)
         except sqlite3.Error as error:
             raise ConfigError(f"cannot open {what} {{path}}: {{reason}}", path=path, reason=str(error)) from None
 
@@ -61,42 +65,45 @@ class SqliteConnection:
             except sqlite3.Error as error:
                 raise StorageError(f"{self.what} {self.url}: {error}") from error
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.sql() as db:
+            return db.execute(sql, params).rowcount
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        with self.sql() as db:
+            return db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Run]:
+        """``BEGIN IMMEDIATE``: the file's write lock, so another process creating the schema waits (busy timeout)."""
+        with self.sql() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield lambda sql, params=(): db.execute(sql, params).fetchall()
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             self.db.close()
 
 
-class SqliteJobStore(JobStore):
-    """Jobs in one SQLite file (``sqlite:///path/veil.db``), shared by this process's threads."""
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL (once per file; later connections find it so).
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._connection = SqliteConnection(url, "job database")
+    Connections switching a new file at the same moment can deadlock, and SQLite
+    then answers "database is locked" at once instead of waiting: try again, for
+    as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
         try:
-            self._migrate()
-        except sqlite3.Error as error:
-            raise ConfigError("cannot open job database {path}: {reason}", path=url, reason=str(error)) from None
-
-    def _migrate(self) -> None:
-        """Bring the schema to this code's version, in one write transaction (a second process waits)."""
-        db = self._connection.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(VERSION_TABLE)
-            found = db.execute("SELECT MAX(version) FROM veil_schema").fetchone()[0] or 0
-            apply_migrations(db.execute, found, self.url)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-
-    def close(self) -> None:
-        self._connection.close()
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._connection.sql() as db:
-            return db.execute(sql, params).rowcount
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Mapping[str, Any]]:
-        with self._connection.sql() as db:
-            return db.execute(sql, params).fetchall()
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""The job store: what every backend offers, and the one place a database URL is opened.
+"""The job store: the one place a database URL is opened, and the jobs kept there.
 
 Two backends share one schema and one set of statements (``veil.jobs.sql``):
 SQLite (the default, embedded: ``sqlite:///path/veil.db``) and PostgreSQL
@@ -6,6 +6,10 @@ SQLite (the default, embedded: ``sqlite:///path/veil.db``) and PostgreSQL
 database). Every state change is one conditional statement that names the state
 it expects and the worker that holds the lease, so two workers, threads, processes
 or replicas can never both take a job or both finish it.
+
+:class:`ConnectionStore` is what the job store and the review tables
+(``veil.jobs.review``) have in common: a connection to either backend, and their
+tables created under the schema lock when they open.
 """
 
 from __future__ import annotations
@@ -15,34 +19,119 @@ import json
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from veil.errors import ConfigError, JobNotFound, StorageError
 from veil.jobs.models import Job, JobState, output_name
-from veil.jobs.sql import CLAIM_SET, CLAIMABLE, DETAILS, HELD, job_of
+from veil.jobs.sql import CLAIM_SET, CLAIMABLE, DETAILS, HELD, VERSION_TABLE, apply_migrations, job_of
+
+Rows = list[Mapping[str, Any]]
+Run = Callable[..., Rows]
+"""Runs one statement (``?`` placeholders) inside a schema transaction; its rows (none for DDL)."""
+
+CONNECT_SECONDS = 10.0
+"""How long opening a PostgreSQL database, or taking a pooled connection, may wait."""
 
 
-class JobStore(ABC):
-    """Jobs, their leases and their progress, in one database shared by every worker and replica.
+class Connection(Protocol):
+    """One database opened for the threads of this process: an SQLite file, or a pool of PostgreSQL connections."""
 
-    The logic runs the statements of :mod:`veil.jobs.sql` over any connection;
-    each backend supplies the connection (:meth:`_execute`, :meth:`_rows`).
+    url: str  # as messages may show it (no password)
+    is_postgresql: bool
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement on its own (autocommit); the number of rows it changed."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement on its own (autocommit); its rows by column name."""
+
+    def schema_transaction(self) -> AbstractContextManager[Run]:
+        """One transaction that holds the schema lock, so processes starting together change the schema in turn."""
+
+    def close(self) -> None: ...
+
+
+def connect(url: str, what: str, *, timeout: float = CONNECT_SECONDS) -> Connection:
+    """The database a URL names: ``sqlite:///path/veil.db`` or ``postgresql://user:password@host:port/db``.
+
+    ``what`` names it in errors ("job database"); ``timeout`` is PostgreSQL's (see CONNECT_SECONDS).
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        from veil.jobs.postgres import PostgresConnection
+
+        return PostgresConnection(url, what, timeout=timeout)
+    if url.startswith("sqlite:"):
+        from veil.jobs.sqlite import SqliteConnection
+
+        return SqliteConnection(url, what)
+    raise ConfigError(
+        f"database URL {url!r} is not supported; use sqlite:///path/to/veil.db or postgresql://user:password@host/db"
+    )
+
+
+class ConnectionStore(ABC):
+    """Tables in one database, over a :class:`Connection`; created (or brought up to date) when opened.
+
+    Every method is one statement on its own, so no transaction is ever held
+    while another connection of this process (the job store's and the review
+    tables' share one SQLite file) waits for it.
     """
 
-    url: str
+    def __init__(self, url: str, what: str, *, timeout: float = CONNECT_SECONDS) -> None:
+        self._connection = connect(url, what, timeout=timeout)
+        self.url = self._connection.url
+        try:
+            with self._connection.schema_transaction() as run:
+                self._create_schema(run)
+        except StorageError as error:
+            self._connection.close()
+            raise ConfigError("cannot open {reason}", reason=str(error)) from None
+        except BaseException:
+            self._connection.close()
+            raise
 
     @abstractmethod
+    def _create_schema(self, run: Run) -> None:
+        """Create (or migrate) this store's tables; ``run`` runs each statement in the schema transaction."""
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self._connection.is_postgresql
+
+    def close(self) -> None:
+        self._connection.close()
+
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed. Database errors become StorageError."""
+        return self._connection.execute(sql, params)
 
-    @abstractmethod
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Mapping[str, Any]]:
-        """Run one query; its rows by column name."""
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Run one statement; its rows by column name. Database errors become StorageError."""
+        return self._connection.rows(sql, params)
 
-    lock_candidate = ""
-    """What the claim's inner SELECT adds so concurrent claims skip each other's candidate (PostgreSQL's
-    ``FOR UPDATE SKIP LOCKED``); SQLite needs nothing: it runs one writing statement at a time."""
+
+class JobStore(ConnectionStore):
+    """Jobs, their leases and their progress, in one database shared by every worker and replica.
+
+    The statements of :mod:`veil.jobs.sql` run on either backend; the schema is
+    migrated to this code's version when the store opens.
+    """
+
+    def __init__(self, url: str, *, timeout: float = CONNECT_SECONDS) -> None:
+        super().__init__(url, "job database", timeout=timeout)
+
+    def _create_schema(self, run: Run) -> None:
+        run(VERSION_TABLE)
+        found = run("SELECT MAX(version) AS version FROM veil_schema")[0]["version"]
+        apply_migrations(run, int(found or 0), self.url)
+
+    @property
+    def lock_candidate(self) -> str:
+        """What the claim's inner SELECT adds so concurrent claims skip each other's candidate (PostgreSQL's
+        ``FOR UPDATE SKIP LOCKED``); SQLite needs nothing: it runs one writing statement at a time."""
+        return "FOR UPDATE SKIP LOCKED" if self.is_postgresql else ""
 
     # -- creating and reading ----------------------------------------------------
 
@@ -90,7 +179,7 @@ class JobStore(ABC):
         return self._existing(source_bucket, source_key, source_etag, client_request_token), False
 
     def _existing(self, bucket: str, key: str, etag: str, token: str | None) -> Job:
-        rows: builtins.list[Mapping[str, Any]] = []
+        rows: Rows = []
         if token is not None:
             rows = self._rows("SELECT * FROM jobs WHERE client_request_token = ?", (token,))
         if not rows:
@@ -270,14 +359,4 @@ class JobStore(ABC):
 
 def open_job_store(url: str) -> JobStore:
     """The store a URL names: ``sqlite:///path/veil.db`` or ``postgresql://user:password@host:port/db``."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from veil.jobs.postgres import PostgresJobStore
-
-        return PostgresJobStore(url)
-    if url.startswith("sqlite:"):
-        from veil.jobs.sqlite import SqliteJobStore
-
-        return SqliteJobStore(url)
-    raise ConfigError(
-        f"database URL {url!r} is not supported; use sqlite:///path/to/veil.db or postgresql://user:password@host/db"
-    )
+    return JobStore(url)

@@ -24,8 +24,10 @@ from pathlib import Path
 from veil.detect import Detector
 from veil.errors import ConfigError, InputError, ObjectNotFound, SegmentFailed, StorageError, VeilError
 from veil.jobs import metrics
+from veil.jobs.audit import log_processed
 from veil.jobs.models import Job
-from veil.jobs.process import LeaseLost, SourceReplaced, process_job
+from veil.jobs.process import LeaseLost, Processed, SourceReplaced, process_job
+from veil.jobs.review import ReviewStore
 from veil.jobs.scratch import sweep, sweep_job
 from veil.jobs.store import JobStore
 from veil.logs import job_context
@@ -212,8 +214,27 @@ class Worker:
                 return "failed", partial(store.fail, job.job_id, worker_id, message)
             metrics.retried("error")
             return "retried", partial(store.fail, job.job_id, worker_id, message)
-        metrics.stages(result["timings"])
-        return "succeeded", partial(store.succeed, job.job_id, worker_id, **result)
+        metrics.stages(result.record["timings"])
+        return "succeeded", partial(self._succeed, job, result)
+
+    def _succeed(self, job: Job, result: Processed) -> bool:
+        """Record the success; then, only if the job was still ours, log how it was processed (when auditing)."""
+        if not self.pool.store.succeed(job.job_id, self.worker_id, **result.record):
+            return False
+        audit = self.pool.audit
+        if audit is not None:
+            try:
+                log_processed(
+                    audit,
+                    job.job_id,
+                    self.pool.options,
+                    timings=result.record["timings"],
+                    input_sha256=result.input_sha256,
+                    outputs_sha256=result.outputs_sha256,
+                )
+            except VeilError as error:  # the job is done; its first review logs it instead (veil.jobs.audit)
+                log.warning("job %s: succeeded, but its audit log entry could not be written: %s", job.job_id, error)
+        return True
 
     @staticmethod
     def _record(job: Job, record: Callable[[], bool]) -> None:
@@ -246,7 +267,8 @@ class WorkerPool:
     work; :meth:`wake` makes idle workers look now. ``work_dir`` is where jobs
     stage their files (default: the system's temporary folder). ``engine`` (shared
     by the workers, e.g. a Ray cluster; left open by :meth:`stop`) runs each job's
-    segments; without one, each job runs as ``options`` say.
+    segments; without one, each job runs as ``options`` say. With ``audit``, each
+    success is also logged in the job's audit log, with the SHA-256 of its files.
     """
 
     def __init__(
@@ -262,6 +284,7 @@ class WorkerPool:
         poll_seconds: float = 1.0,
         work_dir: Path | None = None,
         engine: Engine | None = None,
+        audit: ReviewStore | None = None,
     ) -> None:
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
@@ -274,6 +297,7 @@ class WorkerPool:
         self.poll_seconds = poll_seconds
         self.work_dir = work_dir
         self.engine = engine
+        self.audit = audit
         self.stopping = threading.Event()
         self._work = threading.Condition()
         self.workers = [Worker(self, index) for index in range(workers)]

