@@ -4,6 +4,7 @@ first user, and ``veil users add``."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tests.threads import run_together
 from veil.cli.app import app
 from veil.errors import ConfigError
 from veil.jobs import open_job_store
-from veil.jobs.review import ReviewStore
+from veil.jobs.review import INTERRUPTED, RENDER_STALE_SECONDS, ReviewStore
 from veil.service import users
 from veil.service.credentials import read_stored
 
@@ -148,12 +149,20 @@ def test_one_first_user_when_replicas_start_together(database_url: str, tmp_path
             opened.close()
 
 
-def test_one_render_at_a_time_and_a_restart_fails_the_interrupted_one(store: ReviewStore) -> None:
+def test_one_render_at_a_time_and_an_untouched_one_counts_as_interrupted(
+    store: ReviewStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert store.start_render("job1", "ada") == 1
     assert store.start_render("job1", "bob") is None
-    store.interrupt_renders()
+    clock = time.time()
+    monkeypatch.setattr(time, "time", lambda: clock + RENDER_STALE_SECONDS / 2)
+    store.touch_render("job1", 1)  # still running: another replica's start changes nothing
+    monkeypatch.setattr(time, "time", lambda: clock + RENDER_STALE_SECONDS * 1.2)
+    assert store.start_render("job1", "bob") is None
+    assert store.render("job1").state == "rendering"  # type: ignore[union-attr]
+    monkeypatch.setattr(time, "time", lambda: clock + RENDER_STALE_SECONDS * 1.6)  # its replica stopped touching it
     render = store.render("job1")
-    assert render is not None and render.state == "failed" and "restart" in (render.message or "")
+    assert render is not None and render.state == "failed" and render.message == INTERRUPTED
     assert store.start_render("job1", "ada") == 2
     store.finish_render("job1", 2)
     assert store.render("job1").state == "done"  # type: ignore[union-attr]

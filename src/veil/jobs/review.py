@@ -102,6 +102,13 @@ def _schema(postgresql: bool) -> tuple[str, ...]:
     return tables + (_POSTGRESQL_APPEND_ONLY if postgresql else _SQLITE_APPEND_ONLY)
 
 
+RENDER_STALE_SECONDS = 60.0
+"""A render not touched for this long was interrupted: a renderer touches its render every few seconds.
+A lease rather than "fail every running render at start-up", since replicas share the table."""
+
+INTERRUPTED = "interrupted: the service rendering it stopped"
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     user: str
@@ -246,11 +253,17 @@ class ReviewStore(ConnectionStore):
     # -- renders ------------------------------------------------------------------------------------------------
 
     def render(self, job_id: str) -> RenderRecord | None:
+        """The job's last render; one whose replica stopped touching it is marked failed first."""
+        self._execute(
+            "UPDATE review_renders SET state = 'failed', message = ?, updated_at = ? "
+            "WHERE job_id = ? AND state = 'rendering' AND updated_at < ?",
+            (INTERRUPTED, time.time(), job_id, time.time() - RENDER_STALE_SECONDS),
+        )
         rows = self._rows("SELECT * FROM review_renders WHERE job_id = ?", (job_id,))
         return _render(rows[0]) if rows else None
 
     def start_render(self, job_id: str, user: str) -> int | None:
-        """Claim the job's next render version; None while one is already rendering."""
+        """Claim the job's next render version; None while one is rendering (and touched in time)."""
         now = time.time()
         self._execute(
             "INSERT INTO review_renders (job_id, version, state, user_name, updated_at) "
@@ -259,8 +272,9 @@ class ReviewStore(ConnectionStore):
         )
         rows = self._rows(
             "UPDATE review_renders SET version = version + 1, state = 'rendering', message = NULL, "
-            "user_name = ?, updated_at = ? WHERE job_id = ? AND state <> 'rendering' RETURNING version",
-            (user, now, job_id),
+            "user_name = ?, updated_at = ? WHERE job_id = ? AND (state <> 'rendering' OR updated_at < ?) "
+            "RETURNING version",
+            (user, now, job_id, now - RENDER_STALE_SECONDS),
         )
         return int(rows[0]["version"]) if rows else None
 
@@ -271,12 +285,12 @@ class ReviewStore(ConnectionStore):
             (state, message, time.time(), job_id, version),
         )
 
-    def interrupt_renders(self) -> None:
-        """Renders left 'rendering' by a service that stopped: failed (a start of the service calls this)."""
+    def touch_render(self, job_id: str, version: int) -> None:
+        """Say that render ``version`` is still running: renders not touched for RENDER_STALE_SECONDS count
+        as interrupted (their replica stopped), so any replica may mark them failed and render again."""
         self._execute(
-            "UPDATE review_renders SET state = 'failed', message = 'interrupted by a restart of the service', "
-            "updated_at = ? WHERE state = 'rendering'",
-            (time.time(),),
+            "UPDATE review_renders SET updated_at = ? WHERE job_id = ? AND version = ? AND state = 'rendering'",
+            (time.time(), job_id, version),
         )
 
     # -- cuts ---------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,6 +35,9 @@ from veil.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
+RENDER_TOUCH_SECONDS = 5.0
+"""How often a running render touches its lease (veil.jobs.review.RENDER_STALE_SECONDS)."""
+
 
 class ReviewConflict(Exception):
     """The request cannot be done in the job's current state (HTTP 409)."""
@@ -52,9 +57,6 @@ class ReviewService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scanner: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="veil-cuts"))
     _scanning: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.store.interrupt_renders()
 
     def stop(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -229,7 +231,7 @@ class ReviewService:
                 self.objects,
                 corrections,
                 options=self.options,
-                progress=lambda done, total: self.progress.__setitem__(job.job_id, (done, total)),
+                progress=self._render_progress(job.job_id, version),
             )
         except Exception as error:
             message = str(error) if isinstance(error, VeilError) else f"internal error: {type(error).__name__}: {error}"
@@ -240,6 +242,19 @@ class ReviewService:
         self.store.finish_render(job.job_id, version)
         details = {"version": version, "corrections": [c.id for c in corrections], **hashes}
         self.store.log(job.job_id, user, "rerendered", details)
+
+    def _render_progress(self, job_id: str, version: int) -> Callable[[int, int | None], None]:
+        """The progress callback of a render: keeps the page's counter and touches the render's lease."""
+        touched = time.monotonic()
+
+        def progress(done: int, total: int | None) -> None:
+            nonlocal touched
+            self.progress[job_id] = (done, total)
+            if time.monotonic() - touched >= RENDER_TOUCH_SECONDS:
+                self.store.touch_render(job_id, version)
+                touched = time.monotonic()
+
+        return progress
 
     def approve(self, job_id: str, reviewer: str, note: str | None) -> None:
         self.finished(job_id)
