@@ -65,12 +65,11 @@ def test_any_image_size_works_and_boxes_are_clipped(face_detector, astronaut):
 def test_does_not_fire_on_plain_texture(face_detector, name):
     frame = cv2.resize(skimage_photo(name), (640, 480), interpolation=cv2.INTER_AREA)
     found = face_detector.detect(frame)
-    # At the recall-first default (0.1) brick and grass draw one weak box each (fp32: 0.10
-    # and 0.17; int8 with its first convolutions in float: 0.16 and 0.25): a small false
-    # positive, never a large or a sure one.
-    assert len(found) <= 1 and (found.scores < 0.3).all()
+    # At the recall-first default (0.1) brick and grass draw one weak box each
+    # (fp32 0.10 and 0.17, int8 0.13 and 0.16): a small false positive, never a large one.
+    assert len(found) <= 1 and (found.scores < 0.2).all()
     assert ((found.boxes[:, 2:] - found.boxes[:, :2]) < 64).all()
-    assert len(CenterFaceDetector(threshold=0.3).detect(frame)) == 0
+    assert len(CenterFaceDetector(threshold=0.2).detect(frame)) == 0
 
 
 def test_does_not_fire_on_a_smooth_grey_background(face_detector):
