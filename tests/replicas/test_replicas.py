@@ -45,12 +45,18 @@ def running_on(store: JobStore, server: VeilServer) -> list[Job]:
     """Jobs a replica is part-way through (worker ids name the process)."""
     assert server.process is not None
     marker = f"-{server.process.pid}-"
-    jobs = all_jobs(store)
-    return [job for job in jobs if job.detail == "running" and marker in (job.worker_id or "") and job.frames_done]
+    return [job for job in all_jobs(store) if marker in (job.worker_id or "") and mid_frames(job)]
 
 
 def part_way(store: JobStore, prefix: str) -> bool:
-    return any(job.detail == "running" and job.frames_done for job in all_jobs(store, prefix))
+    return any(mid_frames(job) for job in all_jobs(store, prefix))
+
+
+def mid_frames(job: Job) -> bool:
+    """Running, with some frames done and some left: not yet publishing. (A job seen with all its frames done
+    may be between uploading its video and its detections, where a kill rightly leaves a second copy of the
+    video; the fault tests mean a job cut off mid-work.)"""
+    return job.detail == "running" and 0 < job.frames_done < (job.frames_total or FRAMES)
 
 
 def wait_all_finished(store: JobStore, count: int, prefix: str = "", timeout: float = 150) -> list[Job]:
