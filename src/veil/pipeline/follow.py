@@ -35,6 +35,7 @@ from veil.media.orientation import to_display
 from veil.pipeline.schedule import LookSchedule, ScheduleSettings
 from veil.records import Detections
 from veil.records.review import Box, Placement
+from veil.track import box_iou
 
 if TYPE_CHECKING:
     from veil.detect import Detector
@@ -249,11 +250,7 @@ def _best_match(boxes: np.ndarray, box: PixelBox) -> int | None:
     if len(boxes) == 0:
         return None
     x1, y1, x2, y2 = box
-    across = np.clip(np.minimum(boxes[:, 2], x2) - np.maximum(boxes[:, 0], x1), 0, None)
-    down = np.clip(np.minimum(boxes[:, 3], y2) - np.maximum(boxes[:, 1], y1), 0, None)
-    inter = across * down
-    union = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + (x2 - x1) * (y2 - y1) - inter
-    iou = inter / np.maximum(union, 1e-9)
+    iou = box_iou(np.array(box, dtype=np.float64), boxes)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     inside = (cx >= x1) & (cx <= x2) & (cy >= y1) & (cy <= y2)
     candidates = np.flatnonzero((iou >= MATCH_IOU) | inside)

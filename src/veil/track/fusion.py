@@ -192,7 +192,8 @@ def _union(*boxes: np.ndarray) -> np.ndarray:
     return union
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of ``box`` (x1, y1, x2, y2) with each row of ``boxes``."""
     top_left = np.maximum(box[:2], boxes[:, :2])
     bottom_right = np.minimum(box[2:], boxes[:, 2:])
     intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
@@ -297,7 +298,7 @@ class TemporalFusion:
         reach = self.settings.max_centre_distance * np.array([frame - t.last.frame for t in tracks], dtype=np.float32)
         fit = np.full((len(detections), len(tracks)), -np.inf)
         for index, box in enumerate(detections.boxes):
-            iou = _iou(box, predicted)
+            iou = box_iou(box, predicted)
             distance = _centre_distance(box, predicted)
             eligible = (iou >= self.settings.min_iou) | (distance <= reach)
             fit[index] = np.where(eligible, iou - distance, -np.inf)
