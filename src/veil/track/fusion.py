@@ -173,9 +173,13 @@ class _CameraPath:
         low, high = sorted((sighting.frame, frame))
         if low + 1 < self._first:
             raise VeilError(f"internal error: the camera's shift at frame {low + 1} was forgotten")
-        moved = np.sum(np.array(self._shifts[low + 1 - self._first : high + 1 - self._first]).reshape(-1, 2), axis=0)
-        offset = np.tile(moved if frame >= sighting.frame else -moved, 2).astype(sighting.box.dtype)
-        carried: np.ndarray = sighting.box + offset
+        dx = dy = 0.0
+        for step_x, step_y in self._shifts[low + 1 - self._first : high + 1 - self._first]:
+            dx += step_x
+            dy += step_y
+        if frame < sighting.frame:
+            dx, dy = -dx, -dy
+        carried: np.ndarray = sighting.box + np.array((dx, dy, dx, dy), sighting.box.dtype)
         return carried
 
     def forget_before(self, frame: int) -> None:
@@ -187,8 +191,10 @@ class _CameraPath:
 
 def _union(*boxes: np.ndarray) -> np.ndarray:
     """The smallest box holding all ``boxes``."""
-    stacked = np.stack(boxes)
-    union: np.ndarray = np.concatenate([stacked[:, :2].min(axis=0), stacked[:, 2:].max(axis=0)])
+    union = np.array(boxes[0], dtype=np.result_type(*boxes))
+    for box in boxes[1:]:
+        np.minimum(union[:2], box[:2], out=union[:2])
+        np.maximum(union[2:], box[2:], out=union[2:])
     return union
 
 
