@@ -2,7 +2,7 @@
 
 Every detector follows the ``Detector`` protocol: ``detect(image) -> Detections``
 (``veil.records.Detections``) on an ``(H, W, 3)`` uint8 RGB image, boxes in that
-image's pixels. Model files are located in installed distributions (no
+image's pixels; veil's own also ``glance`` (``Glancer``), a cheaper look for video. Model files are located in installed distributions (no
 downloads); a missing or broken model, or a model that fails on a frame, raises
 ``ModelError``. ``DetectorSettings`` and ``DetectorPool`` are light; the model
 runtime (ONNX Runtime, OpenCV) loads when a detector is first named or built.
@@ -15,7 +15,7 @@ from veil.detect.pool import POOL, DetectorPool
 from veil.detect.settings import DetectorSettings
 
 if TYPE_CHECKING:
-    from veil.detect.base import Detector
+    from veil.detect.base import Detector, Glancer, look
     from veil.detect.centerface import CenterFaceDetector
     from veil.detect.factory import build_detector, build_detectors
     from veil.detect.weights import default_model_path, load_session
@@ -27,17 +27,21 @@ __all__ = [
     "Detector",
     "DetectorPool",
     "DetectorSettings",
+    "Glancer",
     "YoloPlateDetector",
     "build_detector",
     "build_detectors",
     "default_model_path",
     "load_session",
+    "look",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "Detector": "veil.detect.base",
+        "Glancer": "veil.detect.base",
+        "look": "veil.detect.base",
         "CenterFaceDetector": "veil.detect.centerface",
         "YoloPlateDetector": "veil.detect.yolo",
         "build_detector": "veil.detect.factory",

@@ -81,9 +81,16 @@ class YoloPlateDetector:
         )
 
     def detect(self, image: np.ndarray) -> Detections:
+        return self._detect(image, self.sides)
+
+    def glance(self, image: np.ndarray) -> Detections:
+        """Plates at the smallest of ``sides`` only: the large, close ones (about a third of the cost at 720p)."""
+        return self._detect(image, self.sides[:1])
+
+    def _detect(self, image: np.ndarray, sides: tuple[int, ...]) -> Detections:
         check_image(image)
         height, width = image.shape[:2]
-        scales = {input_size(width, height, side)[0]: side for side in self.sides}  # small images: one pass
+        scales = {input_size(width, height, side)[0]: side for side in sides}  # small images: one pass
         found = [self._detect_at(image, side) for side in scales.values()]
         boxes = np.concatenate([b for b, _ in found])
         scores = np.concatenate([s for _, s in found])

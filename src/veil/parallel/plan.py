@@ -20,10 +20,11 @@ temporal fusion at its seams sees what a single pass would have seen:
   there on the two runs group the same sightings the same way, given that the
   greedy match in the margin did not hinge on the missing older tracks (the
   tests check a scene built to cross seams with gaps, misses and two objects).
-  With detection on every k-th frame, the segment's first frames may be looked
-  at differently (veil.pipeline.schedule decides from the frames before); from
-  the first frame numbered a multiple of k, at most k - 1 frames in, both runs
-  look at the same frames, so the margin before grows by k - 1.
+  With a close look at every k-th frame, the segment's first frames may be looked
+  at differently (veil.pipeline.schedule decides from the frames before, and a
+  segment's first frame is a close look); from the first frame numbered a
+  multiple of k, at most k - 1 frames in, both runs look at the same frames the
+  same way, so the margin before grows by k - 1.
 * the camera's shifts (veil.pipeline.motion) need no margin of their own: a
   frame's shift is measured against the frame before, which a segment decodes
   for every frame but its ``first``, and fusion carries a box only over the
@@ -66,18 +67,18 @@ def plan(info: VideoInfo, options: AnonymizeOptions, remote: bool = False) -> li
     index = index_packets(info.path)
     if index.pts is None:
         return [Segment.whole()]  # frames without pts cannot be addressed for seeking: one pass
-    segments = plan_segments(index, info.time_base, seconds, options.widened_fusion(), options.schedule.detect_every)
+    segments = plan_segments(index, info.time_base, seconds, options.widened_fusion(), options.schedule.close_every)
     return segments if len(segments) > (0 if remote else 1) else [Segment.whole()]
 
 
-def margins(settings: FusionSettings, detect_every: int = 1) -> tuple[int, int]:
+def margins(settings: FusionSettings, close_every: int = 1) -> tuple[int, int]:
     """Frames decoded and detected (not written) before and after each segment; see the module's notes."""
-    reach_back = max(settings.trail, settings.max_gap + 1)
-    return detect_every - 1 + reach_back + 2 * (settings.max_gap + 1), settings.horizon
+    reach_back = max(settings.longest_trail, settings.max_gap + 1)
+    return close_every - 1 + reach_back + 2 * (settings.max_gap + 1), settings.horizon
 
 
 def plan_segments(
-    index: PacketIndex, time_base: Fraction, seconds: float, fusion: FusionSettings, detect_every: int = 1
+    index: PacketIndex, time_base: Fraction, seconds: float, fusion: FusionSettings, close_every: int = 1
 ) -> list[Segment]:
     """Cut at the first keyframe at least ``seconds`` after the previous cut; one segment if none is."""
     pts = index.pts
@@ -95,7 +96,7 @@ def plan_segments(
         if pts[key] - pts[cuts[-1]] >= step:
             cuts.append(key)
     bounds = list(zip(cuts, [*cuts[1:], len(pts)], strict=False))
-    before, after = margins(fusion, detect_every)
+    before, after = margins(fusion, close_every)
     segments = []
     for number, (start, end) in enumerate(bounds):
         first, stop = max(0, start - before), min(len(pts), end + after)

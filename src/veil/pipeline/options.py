@@ -114,11 +114,20 @@ class AnonymizeOptions(BaseModel):
         return base.model_copy(update=changed), problems
 
     def widened_fusion(self) -> FusionSettings:
-        """Fusion's reach, widened by the frames between looks: with detection on every
-        k-th frame, an object first seen at a look may have been there k - 1 frames."""
+        """Fusion's reach, widened by the frames between looks: with a look at every k-th frame,
+        an object first seen at a look may have been there k - 1 frames. An object only close
+        looks find (a small plate) is seen at most every c-th frame (``close_every``): its lead
+        and trail grow to c - 1 (fusion's ``close_only_reach``), which also bridges gaps wider
+        than ``max_gap``. Gaps themselves are not widened further: in a crowd a longer gap
+        lets one face's track take up its neighbour (measured on the real Paris clip)."""
         between = self.schedule.detect_every - 1
         fusion = self.fusion
-        widened = {"max_gap": fusion.max_gap + between, "lead": fusion.lead + between, "trail": fusion.trail + between}
+        widened = {
+            "max_gap": fusion.max_gap + between,
+            "lead": fusion.lead + between,
+            "trail": fusion.trail + between,
+            "close_only_reach": max(0, self.schedule.close_every - self.schedule.detect_every),
+        }
         return fusion.model_copy(update=widened)
 
 

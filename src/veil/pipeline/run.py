@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.detect import Detector
+from veil.detect import Detector, Glancer, look
 from veil.errors import ModelError, OutputError, VeilError
 from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.audio import AudioEdit
@@ -168,7 +168,8 @@ class VideoRun:
     def _detect_and_fuse(
         self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None
     ) -> None:
-        fusion = TemporalFusion(self.options.widened_fusion())
+        glancers = [detector.class_name for detector in self.detectors if isinstance(detector, Glancer)]
+        fusion = TemporalFusion(self.options.widened_fusion(), glancing=glancers)
         schedule = LookSchedule(self.options.schedule)
         motion = CameraMotion()
         waiting: dict[int, VideoFrame] = {}
@@ -193,25 +194,26 @@ class VideoRun:
                 shift = motion.measure(frame.image)
             with self.timer.measure("schedule"):
                 look = schedule.decide(frame.index, frame.image)
-            found = self._detect(frame) if look.detect else None
+            found = self._detect(frame, look.close) if look.detect else None
+            glanced = () if look.close else glancers
             if self.segment.writes(frame.index):
                 self.detected_frames += look.detect
                 self.cuts += look.cut
             with self.timer.measure("track"):
-                ready = fusion.push(frame.index - offset, found, cut=look.cut, shift=shift)
+                ready = fusion.push(frame.index - offset, found, cut=look.cut, shift=shift, glanced=glanced)
             forward(ready)
         with self.timer.measure("track"):
             ready = fusion.flush()
         forward(ready)
         covered.close()
 
-    def _detect(self, frame: VideoFrame) -> Detections:
+    def _detect(self, frame: VideoFrame, close: bool) -> Detections:
         upright = to_display(frame.image, self.info.rotation)
         parts = []
         for detector in self.detectors:
             with self.timer.measure(f"detect_{detector.class_name}"):
                 try:
-                    found = detector.detect(upright)
+                    found = look(detector, upright, close)
                 except VeilError:
                     raise
                 except Exception as error:

@@ -12,6 +12,13 @@ that safe:
 * a frame that has drifted far from the **last frame looked at** (a fast pan,
   a big object entering) is looked at too.
 
+Not every look costs the same. Every ``close_every``-th frame, each cut and the
+first frame get a **close** look: every detector's ``detect``. The other looks
+**glance** with the detectors that can (veil.detect.Glancer): plates at one scale
+of two, about a third of the cost at 720p. A glance keeps the tracks of all but
+the smallest objects fresh; the smallest are seen at the close looks, and fusion
+bridges the frames between (the pipeline widens its reach by ``close_every``).
+
 Both compare small grey thumbnails, which costs about a millisecond a frame.
 The decision depends only on the frame index, the frame and the frames just
 before it, so a segment that starts a few dozen frames early (its margin)
@@ -36,6 +43,8 @@ class Look:
 
     detect: bool
     cut: bool
+    close: bool = True
+    """Look closely (full resolution, every scale) rather than glance; meaningful when ``detect``."""
 
 
 DEFAULT_DETECT_EVERY = 8
@@ -43,6 +52,9 @@ DEFAULT_DETECT_EVERY = 8
 1080p clip of 1 s shots, 4 gave 0.32x the floor's fps, 8 about 0.5x; black-box face
 recall on the dev set stays at or above deface's for every size from 16 px, since
 every cut is looked at."""
+
+DEFAULT_CLOSE_EVERY = 16
+"""(measured below, benchmarks/real.py)"""
 
 
 class ScheduleSettings(BaseModel):
@@ -64,6 +76,13 @@ class ScheduleSettings(BaseModel):
     )
     """On the 1080p benchmark clip (benchmarks/speed.py --make-clip) the 19 changes of
     image differ by 24.6 to 53, frames within a shot (slow zoom and pan) by at most 5.9."""
+    close_every: int = Field(
+        default=DEFAULT_CLOSE_EVERY,
+        ge=1,
+        description="look closely (plates at every scale) at every Nth frame and every cut; the other looks "
+        "glance (plates at one scale, about a third of the cost). Faces are always looked at closely. "
+        "1 makes every look close",
+    )
     change_threshold: float = Field(
         default=10.0,
         gt=0,
@@ -88,11 +107,12 @@ class LookSchedule:
         drifted = (
             self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
         )
-        detect = first or cut or drifted or index % self.settings.detect_every == 0
+        close = first or cut or index % self.settings.close_every == 0
+        detect = close or drifted or index % self.settings.detect_every == 0
         self._previous = thumbnail
         if detect:
             self._last_looked = thumbnail
-        return Look(detect=detect, cut=cut)
+        return Look(detect=detect, cut=cut, close=close)
 
 
 def thumbnail_of(image: np.ndarray) -> np.ndarray:

@@ -14,6 +14,10 @@ ahead:
 * coverage starts ``lead`` frames before the first sighting and ends ``trail``
   frames after the last one, on the last box grown to where the track's
   motion is taking it;
+* an object that only close looks see (the smallest: veil.pipeline.schedule) may
+  have been there, unseen by the glances between, for longer: when its class's
+  detector glances (``glancing``) and no glance saw it within ``close_only_reach``
+  frames of its first (last) sighting, its lead (trail) grows by ``close_only_reach``;
 * a cut (a new shot) ends every track: nothing associates across it, and no
   coverage reaches over it (a box from the last shot would only hide picture);
 * the camera moves the picture between sightings (a handheld camera jerks
@@ -42,6 +46,7 @@ cut, is never part of a sum: no box is carried from before it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +84,13 @@ class FusionSettings(BaseModel):
         ge=0,
         description="keep covering this many frames after an object is last detected (plus the frames between looks)",
     )
+    close_only_reach: int = Field(
+        default=0,
+        ge=0,
+        json_schema_extra={"internal": True},
+        description="extra lead and trail for an object no glance saw within this many frames of its first "
+        "and last sighting: the frames between close looks that glances do not make up for",
+    )
     min_iou: float = Field(
         default=0.2,
         ge=0,
@@ -97,7 +109,12 @@ class FusionSettings(BaseModel):
     @property
     def horizon(self) -> int:
         """Frames of look-ahead needed before a frame's coverage is final."""
-        return max(self.lead, self.max_gap + 1)
+        return max(self.lead + self.close_only_reach, self.max_gap + 1)
+
+    @property
+    def longest_trail(self) -> int:
+        """The most frames a track covers after its last sighting."""
+        return self.trail + self.close_only_reach
 
 
 @dataclass
@@ -105,6 +122,7 @@ class _Sighting:
     frame: int
     box: np.ndarray
     score: float
+    close: bool = True  # from a close look, not a glance
 
 
 @dataclass
@@ -114,6 +132,7 @@ class _Track:
     sightings: list[_Sighting] = field(default_factory=list)
     shot_start: int = 0  # the first frame of the shot the track lives in
     shot_end: int | None = None  # its last frame, once a cut has ended it
+    glances: bool = False  # its class's detector glances between close looks
 
     @property
     def first(self) -> _Sighting:
@@ -132,11 +151,28 @@ class _Track:
         predicted: np.ndarray = self.last.box + velocity * (frame - after.frame)
         return predicted
 
+    def glanced_near(self, frame: int, reach: int) -> bool:
+        """Whether a glance saw the object within ``reach`` frames of ``frame``."""
+        return any(not s.close and abs(s.frame - frame) <= reach for s in self.sightings)
+
+    def reach(self, settings: FusionSettings) -> tuple[int, int]:
+        """(lead, trail): longer for an object that only close looks have seen near its ends."""
+        extra = settings.close_only_reach if self.glances else 0
+        if not extra:
+            return settings.lead, settings.trail
+        lead = settings.lead + (0 if self.glanced_near(self.first.frame, extra) else extra)
+        trail = settings.trail + (0 if self.glanced_near(self.last.frame, extra) else extra)
+        return lead, trail
+
     def coverage(
         self, frame: int, settings: FusionSettings, path: _CameraPath
     ) -> tuple[np.ndarray, float, bool] | None:
         """The box covering this track in ``frame``: (box, score, seen) or None."""
-        if frame < max(self.first.frame - settings.lead, self.shot_start) or frame > self.last.frame + settings.trail:
+        if self.first.frame <= frame <= self.last.frame:
+            lead = trail = 0
+        else:
+            lead, trail = self.reach(settings)
+        if frame < max(self.first.frame - lead, self.shot_start) or frame > self.last.frame + trail:
             return None
         if self.shot_end is not None and frame > self.shot_end:
             return None
@@ -227,8 +263,11 @@ class TemporalFusion:
     >>> for ready_index, covered in fusion.flush(): ...  # doctest: +SKIP
     """
 
-    def __init__(self, settings: FusionSettings | None = None) -> None:
+    def __init__(self, settings: FusionSettings | None = None, glancing: Collection[str] = ()) -> None:
+        """``glancing``: the classes whose detectors glance between close looks; only their objects
+        may need ``close_only_reach``."""
         self.settings = settings or FusionSettings()
+        self._glancing = frozenset(glancing)
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._next_to_emit = 0
@@ -237,13 +276,19 @@ class TemporalFusion:
         self._path = _CameraPath()
 
     def push(
-        self, frame: int, detections: Detections | None, cut: bool = False, shift: Shift = (0.0, 0.0)
+        self,
+        frame: int,
+        detections: Detections | None,
+        cut: bool = False,
+        shift: Shift = (0.0, 0.0),
+        glanced: Collection[str] = (),
     ) -> list[tuple[int, Detections]]:
         """Add the detections of ``frame`` (frames must come in order, 0, 1, 2, ...).
 
         ``detections`` is None for a frame the detectors did not look at; ``cut``
         says that ``frame`` starts a new shot; ``shift`` is how far the camera moved
-        the picture since the frame before (veil.pipeline.motion; 0, 0: not known).
+        the picture since the frame before (veil.pipeline.motion; 0, 0: not known);
+        ``glanced`` names the classes whose detectors only glanced at this frame.
         """
         if frame != self._last_pushed + 1:
             raise ValueError(f"frames must be pushed in order: expected {self._last_pushed + 1}, got {frame}")
@@ -252,7 +297,7 @@ class TemporalFusion:
         if cut:
             self._cut(frame)
         if detections is not None:
-            self._associate(frame, detections)
+            self._associate(frame, detections, glanced)
         return self._emit(up_to=frame - self.settings.horizon)
 
     def flush(self) -> list[tuple[int, Detections]]:
@@ -265,14 +310,16 @@ class TemporalFusion:
                 track.shot_end = frame - 1
         self._shot_start = frame
 
-    def _associate(self, frame: int, detections: Detections) -> None:
+    def _associate(self, frame: int, detections: Detections, glanced: Collection[str]) -> None:
         live = [t for t in self._tracks if t.shot_end is None and frame - t.last.frame <= self.settings.max_gap + 1]
         for class_name in np.unique(detections.classes.astype(str)):
             chosen = detections[detections.classes == class_name]
             candidates = [t for t in live if t.class_name == class_name]
-            self._match(frame, chosen, candidates, class_name)
+            self._match(frame, chosen, candidates, class_name, close=class_name not in glanced)
 
-    def _match(self, frame: int, detections: Detections, tracks: list[_Track], class_name: str) -> None:
+    def _match(
+        self, frame: int, detections: Detections, tracks: list[_Track], class_name: str, close: bool
+    ) -> None:
         """Pair detections with tracks by the best total fit (not greedily): in a crowd
         seen every few frames, a greedy pick can hand one face's track to its neighbour,
         and interpolating between two faces covers neither."""
@@ -287,13 +334,16 @@ class TemporalFusion:
             for index, column in zip(rows, columns, strict=False):
                 if np.isfinite(fit[index, column]):
                     box = detections.boxes[index]
-                    tracks[column].sightings.append(_Sighting(frame, box.copy(), float(detections.scores[index])))
+                    score = float(detections.scores[index])
+                    tracks[column].sightings.append(_Sighting(frame, box.copy(), score, close))
                     matched.add(int(index))
         for unmatched in range(len(detections)):
             if unmatched in matched:
                 continue
-            sighting = _Sighting(frame, detections.boxes[unmatched].copy(), float(detections.scores[unmatched]))
-            track = _Track(self._next_id, class_name, [sighting], shot_start=self._shot_start)
+            box, score = detections.boxes[unmatched].copy(), float(detections.scores[unmatched])
+            sighting = _Sighting(frame, box, score, close)
+            glances = class_name in self._glancing
+            track = _Track(self._next_id, class_name, [sighting], shot_start=self._shot_start, glances=glances)
             self._next_id += 1
             self._tracks.append(track)
 
@@ -340,7 +390,7 @@ class TemporalFusion:
         """Drop tracks that can no longer cover a frame still to be emitted, and the camera's
         shifts no box will be carried over: a frame still to be emitted is covered from
         sightings at most ``trail`` (trailing) or ``max_gap + 1`` (between sightings) frames before it."""
-        reach = self.settings.trail
+        reach = self.settings.longest_trail
         self._tracks = [
             t
             for t in self._tracks
