@@ -111,3 +111,13 @@ def test_int8_and_fp32_models_find_the_same_plate(low_plate_detector):
     exact = YoloPlateDetector(threshold=0.1, precision="fp32").detect(image)
     fast = low_plate_detector.detect(image)
     assert max(iou(b, box) for b in exact.boxes) > 0.5 and max(iou(b, box) for b in fast.boxes) > 0.5
+
+
+def test_a_glance_is_the_smallest_scale_alone_and_still_finds_a_close_plate(low_plate_detector):
+    """Video runs glance between close looks (veil.pipeline.schedule): one pass at 640 px instead of two."""
+    image, box = render_scene()
+    glanced = low_plate_detector.glance(image)
+    one_scale = YoloPlateDetector(threshold=0.1, sides=(640,)).detect(image)
+    np.testing.assert_array_equal(glanced.boxes, one_scale.boxes)
+    assert low_plate_detector.sides == (640, 960)
+    assert max(iou(b, box) for b in glanced.boxes) > 0.5

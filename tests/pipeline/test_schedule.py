@@ -45,3 +45,12 @@ def test_decisions_depend_only_on_recent_frames_so_segments_agree() -> None:
     full = [whole.decide(i, f) for i, f in enumerate(frames)]
     part = [late.decide(i, frames[i]) for i in range(5, len(frames))]
     assert part[3:] == full[8:]
+
+
+def test_close_looks_at_every_close_every_th_frame_each_cut_and_the_first_the_rest_glance() -> None:
+    coffee, astronaut = skimage_photo("coffee.png"), skimage_photo("astronaut.png")
+    frames = [panned(coffee, i) for i in range(11)] + [panned(astronaut, i) for i in range(6)]
+    schedule = LookSchedule(ScheduleSettings(detect_every=4, close_every=8))
+    looks = [schedule.decide(index, frame) for index, frame in enumerate(frames)]
+    assert [i for i, look in enumerate(looks) if look.detect] == [0, 4, 8, 11, 12, 16]
+    assert [i for i, look in enumerate(looks) if look.detect and look.close] == [0, 8, 11, 16]

@@ -60,14 +60,40 @@ def handheld(seed: int, frames: int) -> list[Shift]:
     return [(float(dx), float(dy)) for dx, dy in shifts]
 
 
-def fuse(detections: list[Detections], settings: FusionSettings, shifts: list[Shift] | None = None) -> list[Detections]:
-    """Fuse from the first frame on; ``shifts[0]`` is not known (no frame before), as in a run."""
-    fusion = TemporalFusion(settings)
+def fuse(
+    detections: list[Detections],
+    settings: FusionSettings,
+    shifts: list[Shift] | None = None,
+    glanced: list[bool] | None = None,
+) -> list[Detections]:
+    """Fuse from the first frame on; ``shifts[0]`` is not known (no frame before), as in a run.
+    ``glanced``: per frame, whether the plate detector only glanced (plates glance, faces never do)."""
+    fusion = TemporalFusion(settings, glancing=("plate",))
     out: dict[int, Detections] = {}
     for index, found in enumerate(detections):
-        out.update(fusion.push(index, found, shift=shifts[index] if shifts and index else (0.0, 0.0)))
+        shift = shifts[index] if shifts and index else (0.0, 0.0)
+        looked = ("plate",) if glanced and glanced[index] else ()
+        out.update(fusion.push(index, found, shift=shift, glanced=looked))
     out.update(fusion.flush())
     return [out[i] for i in range(len(detections))]
+
+
+SMALL = 30.0  # px: a plate box less tall than this is only found by close looks
+
+
+def seen_by_run(detections: list[Detections], first: int, close_every: int) -> tuple[list[Detections], list[bool]]:
+    """What a run starting at frame ``first`` sees of ``detections[first:]`` when plates glance: a close look
+    at its first frame and every ``close_every``-th frame, glances elsewhere, which miss the small plates."""
+    seen, glanced = [], []
+    for index in range(first, len(detections)):
+        found = detections[index]
+        glance = index != first and index % close_every != 0
+        if glance and len(found):
+            heights = found.boxes[:, 3] - found.boxes[:, 1]
+            found = found[(found.classes != "plate") | (heights >= SMALL)]
+        seen.append(found)
+        glanced.append(glance)
+    return seen, glanced
 
 
 def key(covered: Detections) -> list[tuple]:
@@ -85,18 +111,24 @@ def mismatches(
     after: int,
     seeds: range | list[int] = range(8),
     camera: bool = False,
+    close_every: int | None = None,
 ) -> list[tuple[int, int, int]]:
-    """(seed, segment start, frame) wherever a segment with these margins covers a frame differently."""
+    """(seed, segment start, frame) wherever a segment with these margins covers a frame differently.
+    ``close_every``: plates glance between close looks (:func:`seen_by_run`), in each run its own way."""
     frames = 120
     found = []
     for seed in seeds:
         detections = scene(seed, frames, objects, miss)
         shifts = handheld(seed, frames) if camera else None
-        whole = [key(c) for c in fuse(detections, settings, shifts)]
+        seen, glanced = seen_by_run(detections, 0, close_every) if close_every else (detections, None)
+        whole = [key(c) for c in fuse(seen, settings, shifts, glanced)]
         for start in range(5, frames - 5, 13):
             end = min(frames, start + 25)
             first, stop = max(0, start - before), min(frames, end + after)
-            part = fuse(detections[first:stop], settings, shifts[first:stop] if shifts else None)
+            seen, glanced = (
+                seen_by_run(detections[:stop], first, close_every) if close_every else (detections[first:stop], None)
+            )
+            part = fuse(seen, settings, shifts[first:stop] if shifts else None, glanced)
             found += [(seed, start, index) for index in range(start, end) if key(part[index - first]) != whole[index]]
     return found
 
@@ -122,3 +154,24 @@ def test_smaller_margins_do_not_suffice() -> None:
     assert mismatches(
         settings, 15, 0.5, max(settings.trail, settings.max_gap + 1), after, seeds=[17, 22]
     )  # scenes where it does
+
+
+GLANCING = FusionSettings(max_gap=13, lead=7, trail=9, close_only_reach=8)  # the pipeline's defaults, widened
+
+
+@pytest.mark.parametrize("camera", [False, True], ids=["still", "handheld"])
+@pytest.mark.parametrize(("objects", "miss"), [(3, 0.2), (8, 0.4), (15, 0.5)], ids=["few", "several", "crowded"])
+def test_segments_fuse_like_one_pass_when_plates_glance(objects: int, miss: float, camera: bool) -> None:
+    """A segment looks closely at its first frame, where one pass may only have glanced; small plates
+    get fusion's close-only reach. The margin before, grown by the frames between close looks, absorbs both."""
+    close_every = 16
+    before, after = margins(GLANCING, close_every)
+    assert mismatches(GLANCING, objects, miss, before, after, camera=camera, close_every=close_every) == []
+
+
+def test_glancing_needs_the_longer_look_ahead() -> None:
+    """The check has teeth: a look-ahead that leaves out the close-only reach (a small plate's longer
+    lead) differs at seams."""
+    before, _ = margins(GLANCING, 16)
+    _, short_after = margins(GLANCING.model_copy(update={"close_only_reach": 0}), 16)
+    assert mismatches(GLANCING, 15, 0.5, before, short_after, close_every=16)

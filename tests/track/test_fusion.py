@@ -18,12 +18,15 @@ def run(
     settings: FusionSettings,
     cuts: set[int] = frozenset(),  # type: ignore[assignment]
     shifts: list[tuple[float, float]] | None = None,
+    glances: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> list[Detections]:
-    fusion = TemporalFusion(settings)
+    """Fuse ``per_frame``; at the frames in ``glances`` the plate detector only glanced (faces never glance)."""
+    fusion = TemporalFusion(settings, glancing=("plate",))
     emitted: list[tuple[int, Detections]] = []
     for index, detections in enumerate(per_frame):
         shift = shifts[index] if shifts is not None else (0.0, 0.0)
-        emitted += fusion.push(index, detections, cut=index in cuts, shift=shift)
+        glanced = ("plate",) if index in glances else ()
+        emitted += fusion.push(index, detections, cut=index in cuts, shift=shift, glanced=glanced)
     emitted += fusion.flush()
     assert [i for i, _ in emitted] == list(range(len(per_frame))), "every frame is emitted once, in order"
     return [d for _, d in emitted]
@@ -192,3 +195,42 @@ def test_the_camera_path_is_forgotten_with_the_tracks() -> None:
         fusion.push(index, faces((0, 0, 10, 10)) if index % 3 == 0 else None, shift=(1.0, -1.0))
     settings = fusion.settings
     assert len(fusion._path._shifts) <= settings.horizon + max(settings.trail, settings.max_gap + 1) + 1
+
+
+def plates(*boxes: tuple[float, float, float, float]) -> Detections:
+    return Detections.of_class(np.array(boxes, dtype=np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), "plate")
+
+
+CLOSE_ONLY = FusionSettings(max_gap=2, lead=1, trail=1, close_only_reach=4)
+
+
+def test_an_object_only_close_looks_see_is_covered_longer_before_and_after() -> None:
+    """A small plate seen at the close look of frame 6 and missed by every glance (frames 2 and 10): it may
+    have been there since the close look before, so its cover reaches close_only_reach further each way."""
+    frames: list[Detections | None] = [NONE, None, NONE, None, None, None, plates((5, 5, 15, 10))] + [None] * 3
+    frames += [NONE, None, None, None, None, None]
+    out = run(frames, CLOSE_ONLY, glances={2, 10})
+    assert [len(d) for d in out] == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+
+
+def test_an_object_a_glance_saw_last_gets_the_usual_trail() -> None:
+    """The same plate, large enough that the glance of frame 8 saw it too: the glances would see it leave."""
+    seen = plates((5, 5, 15, 10))
+    frames: list[Detections | None] = [NONE, None, NONE, None, None, None, seen, None, seen] + [None] * 7
+    out = run(frames, CLOSE_ONLY, glances={2, 8})
+    assert [len(d) for d in out] == [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_an_object_a_glance_saw_first_gets_the_usual_lead() -> None:
+    """A plate first seen by the glance of frame 6 would have been seen by the glance before, had it been there."""
+    seen = plates((5, 5, 15, 10))
+    frames: list[Detections | None] = [NONE, None, NONE, None, None, None, seen, None, seen] + [None] * 7
+    out = run(frames, CLOSE_ONLY, glances={2, 6})
+    assert [len(d) for d in out] == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_a_class_that_never_glances_never_gets_the_close_only_reach() -> None:
+    """Faces are looked at closely at every look, so a face missed around its one sighting was not there."""
+    frames: list[Detections | None] = [NONE, None, NONE, None, None, None, faces((5, 5, 15, 15))] + [None] * 9
+    out = run(frames, CLOSE_ONLY, glances={2, 10})
+    assert [len(d) for d in out] == [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]

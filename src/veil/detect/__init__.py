@@ -2,9 +2,10 @@
 
 Every detector follows the ``Detector`` protocol: ``detect(image) -> Detections``
 (``veil.records.Detections``) on an ``(H, W, 3)`` uint8 RGB image, boxes in that
-image's pixels; veil's own also ``glance`` (``Glancer``), a cheaper look for video. Model files are located in installed distributions (no
-downloads); a missing or broken model, or a model that fails on a frame, raises
-``ModelError``. ``DetectorSettings`` and ``DetectorPool`` are light; the model
+image's pixels. A detector that can also ``glance`` (``Glancer``: the plate
+detector) gets a cheaper look at most of a video's looks. Model files are located
+in installed distributions (no downloads); a missing or broken model, or a model
+that fails on a frame, raises ``ModelError``. ``DetectorSettings`` and ``DetectorPool`` are light; the model
 runtime (ONNX Runtime, OpenCV) loads when a detector is first named or built.
 """
 

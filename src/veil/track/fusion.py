@@ -16,8 +16,9 @@ ahead:
   motion is taking it;
 * an object that only close looks see (the smallest: veil.pipeline.schedule) may
   have been there, unseen by the glances between, for longer: when its class's
-  detector glances (``glancing``) and no glance saw it within ``close_only_reach``
-  frames of its first (last) sighting, its lead (trail) grows by ``close_only_reach``;
+  detector glances (``glancing``), its lead grows by ``close_only_reach`` when a
+  close look saw it first, and its trail when no glance saw it in the
+  ``close_only_reach`` frames up to its last sighting;
 * a cut (a new shot) ends every track: nothing associates across it, and no
   coverage reaches over it (a box from the last shot would only hide picture);
 * the camera moves the picture between sightings (a handheld camera jerks
@@ -151,18 +152,20 @@ class _Track:
         predicted: np.ndarray = self.last.box + velocity * (frame - after.frame)
         return predicted
 
-    def glanced_near(self, frame: int, reach: int) -> bool:
-        """Whether a glance saw the object within ``reach`` frames of ``frame``."""
-        return any(not s.close and abs(s.frame - frame) <= reach for s in self.sightings)
-
     def reach(self, settings: FusionSettings) -> tuple[int, int]:
-        """(lead, trail): longer for an object that only close looks have seen near its ends."""
+        """(lead, trail): longer for an object that only close looks may see.
+
+        The lead is longer when a close look saw the object first (a glance may have missed
+        it before); this is known at the first sighting, so the cover's start never depends
+        on when fusion emits a frame. The trail is longer when no glance saw the object in
+        the ``close_only_reach`` frames up to its last sighting.
+        """
         extra = settings.close_only_reach if self.glances else 0
         if not extra:
             return settings.lead, settings.trail
-        lead = settings.lead + (0 if self.glanced_near(self.first.frame, extra) else extra)
-        trail = settings.trail + (0 if self.glanced_near(self.last.frame, extra) else extra)
-        return lead, trail
+        last = self.last.frame
+        glanced = any(not s.close and last - s.frame <= extra for s in reversed(self.sightings))
+        return settings.lead + (extra if self.first.close else 0), settings.trail + (0 if glanced else extra)
 
     def coverage(
         self, frame: int, settings: FusionSettings, path: _CameraPath
@@ -317,9 +320,7 @@ class TemporalFusion:
             candidates = [t for t in live if t.class_name == class_name]
             self._match(frame, chosen, candidates, class_name, close=class_name not in glanced)
 
-    def _match(
-        self, frame: int, detections: Detections, tracks: list[_Track], class_name: str, close: bool
-    ) -> None:
+    def _match(self, frame: int, detections: Detections, tracks: list[_Track], class_name: str, close: bool) -> None:
         """Pair detections with tracks by the best total fit (not greedily): in a crowd
         seen every few frames, a greedy pick can hand one face's track to its neighbour,
         and interpolating between two faces covers neither."""
