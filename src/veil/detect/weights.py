@@ -74,9 +74,11 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     # The models share the cores with the decoder and the encoder: threads that
     # spin while waiting for work would take cycles from them.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # The arena keeps the largest activations of every input size ever seen;
-    # without it peak memory at 1080p drops by about 400 MB.
-    options.enable_cpu_mem_arena = False
+    # The arena keeps each session's activations between runs. Without it every run maps
+    # them afresh and the kernel zeroes every page on first touch: a 1080p face look took
+    # 336 ms instead of 192 (720p: 141 vs 99 ms; one thread, real frames). The price is
+    # memory held between looks: a 1080p run peaks about 160 MB higher (benchmarks/memory.py).
+    options.enable_cpu_mem_arena = True
     return options
 
 
