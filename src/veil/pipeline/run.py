@@ -1,11 +1,12 @@
 """One segment of a video end to end: decode -> detect -> fuse -> redact -> encode.
 
 A single pass is the segment that covers the whole video (:meth:`Segment.whole`);
-``veil.parallel`` runs several segments and joins them. Three threads overlap the
-work: the decoder fills a bounded channel; the calling thread measures the
-camera's motion and runs the detectors and temporal fusion (stateful, so on one
-thread); the writer thread redacts and encodes. Fusion looks ahead a few frames,
-so decoded frames wait in a small buffer until their coverage is final.
+``veil.parallel`` runs several segments and joins them. Four threads overlap the
+work, joined by bounded channels: the decoder; the calling thread, which decides
+which frames to look at and runs the detectors on them; the fuser, which measures
+the camera's motion and runs temporal fusion (stateful, so on one thread); the
+writer, which redacts and encodes. Fusion looks ahead a few frames, so decoded
+frames wait in a small buffer until their coverage is final.
 
 Fail closed: every frame the writer receives carries the coverage fusion decided
 for it, and any error in any stage stops the run. The run writes to the paths it
@@ -32,7 +33,7 @@ from veil.media.orientation import boxes_to_display, boxes_to_stored, display_si
 from veil.pipeline.motion import CameraMotion
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
-from veil.pipeline.schedule import LookSchedule
+from veil.pipeline.schedule import Look, LookSchedule
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel, StageGroup
 from veil.records import DetectionLog, Detections, VideoMetadata
@@ -47,6 +48,15 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called with (frames written, total frames if known) as the output grows."""
 
 Covered = tuple[VideoFrame, Detections]
+
+
+@dataclasses.dataclass(frozen=True)
+class Looked:
+    """A decoded frame and what the detectors found in it (None: not looked at)."""
+
+    frame: VideoFrame
+    found: Detections | None
+    look: Look
 
 
 class StageTimer:
@@ -117,6 +127,7 @@ class VideoRun:
         """Run all stages into ``outputs``; raise if any stage failed or a frame went missing."""
         group = StageGroup()
         decoded: Channel[VideoFrame] = group.channel(maxsize=CHANNEL_FRAMES)
+        looked: Channel[Looked] = group.channel(maxsize=CHANNEL_FRAMES)
         covered: Channel[Covered] = group.channel(maxsize=CHANNEL_FRAMES)
         log = DetectionLog() if outputs.detections is not None else None
         target = self.info if outputs.final else dataclasses.replace(self.info, audio=(), rotation=0)
@@ -130,8 +141,9 @@ class VideoRun:
             reader = stack.enter_context(VideoReader(self.info.path, self.info))
             writer = stack.enter_context(VideoWriter(outputs.video, target, encoder, self.audio_edits))
             group.start("decode", lambda: self._decode(reader, decoded))
+            group.start("fuse", lambda: self._fuse(looked, covered, log))
             group.start("encode", lambda: self._redact_and_encode(covered, writer, outputs.frames))
-            group.run_here(lambda: self._detect_and_fuse(decoded, covered, log))
+            group.run_here(lambda: self._look(decoded, looked))
             self._check_counts()
             if log is not None and outputs.detections is not None:
                 log.write(outputs.detections, VideoMetadata.from_info(self.info))
@@ -165,12 +177,23 @@ class VideoRun:
             self.decoded += self.segment.writes(frame.index)
         decoded.close()
 
-    def _detect_and_fuse(
-        self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None
-    ) -> None:
+    def _look(self, decoded: Channel[VideoFrame], looked: Channel[Looked]) -> None:
+        """Decide which frames to look at, and how closely; run the detectors on them."""
+        schedule = LookSchedule(self.options.schedule)
+        for frame in decoded:
+            with self.timer.measure("schedule"):
+                look = schedule.decide(frame.index, frame.image)
+            found = self._detect(frame, look.close) if look.detect else None
+            if self.segment.writes(frame.index):
+                self.detected_frames += look.detect
+                self.cuts += look.cut
+            looked.put(Looked(frame, found, look))
+        looked.close()
+
+    def _fuse(self, looked: Channel[Looked], covered: Channel[Covered], log: DetectionLog | None) -> None:
+        """Measure the camera's motion and fuse the detections into each frame's final coverage."""
         glancers = [detector.class_name for detector in self.detectors if isinstance(detector, Glancer)]
         fusion = TemporalFusion(self.options.widened_fusion(), glancing=glancers)
-        schedule = LookSchedule(self.options.schedule)
         motion = CameraMotion()
         waiting: dict[int, VideoFrame] = {}
         offset = self.segment.first  # fusion counts frames from 0: the segment's first decoded frame
@@ -187,20 +210,15 @@ class VideoRun:
                     self._log(log, frame, boxes)
                 covered.put((frame, boxes))
 
-        for frame in decoded:
+        for item in looked:
+            frame, look = item.frame, item.look
             waiting[frame.index] = frame
             # On the stored picture, as decoded: the shift is in the pixels of fusion's boxes.
             with self.timer.measure("motion"):
                 shift = motion.measure(frame.image)
-            with self.timer.measure("schedule"):
-                look = schedule.decide(frame.index, frame.image)
-            found = self._detect(frame, look.close) if look.detect else None
             glanced = () if look.close else glancers
-            if self.segment.writes(frame.index):
-                self.detected_frames += look.detect
-                self.cuts += look.cut
             with self.timer.measure("track"):
-                ready = fusion.push(frame.index - offset, found, cut=look.cut, shift=shift, glanced=glanced)
+                ready = fusion.push(frame.index - offset, item.found, cut=look.cut, shift=shift, glanced=glanced)
             forward(ready)
         with self.timer.measure("track"):
             ready = fusion.flush()
