@@ -16,7 +16,7 @@ import pytest
 from tests.ray_engine.helpers import AlwaysFails, KillsItsWorkerOnce
 from tests.s3_server import CREDENTIALS
 from tests.segments.compare import assert_same_as_single_pass, single_pass_reference
-from tests.segments.fakes import ColourSquares, detectors, write_clip
+from tests.segments.fakes import UnseenByGlances, detectors, write_clip
 from tests.service.server import SECRETS_ENV, VeilServer, wait_for
 from veil.jobs import Job, JobState, JobStore, WorkerPool, open_job_store, process_job
 from veil.media import probe
@@ -110,12 +110,13 @@ def test_a_killed_worker_process_costs_a_retry_not_the_job(
     ray_cluster, local: LocalStore, jobs: JobStore, run_pool, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """Acceptance 4: a Ray worker SIGKILLed mid-segment; the segment runs again and the job finishes once, right."""
-    # The killer acts on a marked frame, so every frame is looked at (here and in the reference).
+    # The killer acts on a marked frame, so every frame is looked at (here and in the reference), with the
+    # reference's plate detector (found at close looks only).
     source, single_video, single_json = single_pass_reference(tmp_path, detect_every=1)
     marker = tmp_path / "killed.pid"
     job = submit(local, jobs, source)
     done = run_pool(
-        job, [KillsItsWorkerOnce(str(marker)), ColourSquares("plate", 1)], segment_seconds=1.0, jobs=2, detect_every=1
+        job, [KillsItsWorkerOnce(str(marker)), UnseenByGlances("plate", 1)], segment_seconds=1.0, jobs=2, detect_every=1
     )
     assert (done.state, done.attempts, done.message) == (JobState.SUCCEEDED, 1, None)
     killed = int(marker.read_text())

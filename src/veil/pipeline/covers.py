@@ -1,7 +1,7 @@
 """Render a video from given covers, without running a detector: the re-render after a review.
 
 :class:`CoverRun` is a :class:`~veil.pipeline.run.VideoRun` whose detect-and-fuse
-stage is replaced by a look-up: each decoded frame gets exactly the covers asked
+stages are replaced by a look-up: each decoded frame gets exactly the covers asked
 for it (boxes as fractions of the displayed frame, see :mod:`veil.records.review`).
 Decoding, redaction, encoding (with the same options) and the detections JSON
 are the run's own, so a re-render with the covers of a first run covers the
@@ -21,7 +21,7 @@ from veil.media.audio import AudioEdit
 from veil.media.orientation import boxes_to_stored
 from veil.pipeline.options import AnonymizeOptions
 from veil.pipeline.report import Report
-from veil.pipeline.run import Covered, ProgressCallback, RunOutputs, VideoRun
+from veil.pipeline.run import NOT_LOOKED, Covered, Looked, ProgressCallback, RunOutputs, VideoRun
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel
 from veil.records import DetectionLog, Detections
@@ -43,10 +43,15 @@ class CoverRun(VideoRun):
         self.covers = covers
         self.audio_edits = tuple(_audio_edit(info, *frames) for frames in audio)
 
-    def _detect_and_fuse(
-        self, decoded: Channel[VideoFrame], covered: Channel[Covered], log: DetectionLog | None
-    ) -> None:
+    def _look(self, decoded: Channel[VideoFrame], looked: Channel[Looked]) -> None:
+        """Nothing to look at: every frame goes straight on to the covers' look-up."""
         for frame in decoded:
+            looked.put(Looked(frame, None, NOT_LOOKED))
+        looked.close()
+
+    def _fuse(self, looked: Channel[Looked], covered: Channel[Covered], log: DetectionLog | None) -> None:
+        for item in looked:
+            frame = item.frame
             with self.timer.measure("track"):
                 boxes = self._detections(self.covers.get(frame.index, ())).inside(*self.stored_size)
             if log is not None:

@@ -59,6 +59,9 @@ class Looked:
     look: Look
 
 
+NOT_LOOKED = Look(detect=False, cut=False)
+
+
 class StageTimer:
     """Accumulates seconds of work per stage across threads."""
 
