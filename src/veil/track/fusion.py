@@ -89,8 +89,8 @@ class FusionSettings(BaseModel):
         default=0,
         ge=0,
         json_schema_extra={"internal": True},
-        description="extra lead and trail for an object no glance saw within this many frames of its first "
-        "and last sighting: the frames between close looks that glances do not make up for",
+        description="for a class whose detector glances: extra lead for an object a close look saw first, and "
+        "extra trail for one no glance saw in this many frames up to its last sighting",
     )
     min_iou: float = Field(
         default=0.2,
