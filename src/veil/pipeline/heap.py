@@ -6,11 +6,13 @@ freed, but it raises that threshold each time such a block is freed, up to
 buffers, frames come from the threads' heaps instead, where freed space is
 kept and fragments: peak RSS of a 1080p run varied from 930 MB to 1070 MB.
 Pinning the threshold at 8 MB stops the drift: frames still come from the heap
-(mapping and zeroing every one made a run 25 % slower), the model's larger
-buffers are mapped and given back. Pinning it also pins the trim threshold at
+(mapping and zeroing every one made a run 25 % slower), larger buffers are
+mapped and given back. (The models' activations live in ONNX Runtime's own
+arena, which keeps them between looks: veil.detect.weights.) Pinning it also pins the trim threshold at
 16 MB, and giving the heap's top back that eagerly made the decode + encode
 pipeline 30 % slower, so the trim threshold is set to 64 MB. Peak RSS of the
-1080p benchmark run drops to 830-880 MB at the same speed (benchmarks/RESULTS.md).
+1080p benchmark run dropped to 830-880 MB at the same speed (benchmarks/RESULTS.md,
+measured before the arena was turned back on, which added about 160 MB).
 """
 
 from __future__ import annotations
