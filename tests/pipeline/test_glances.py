@@ -67,3 +67,36 @@ def test_a_detector_without_a_glance_looks_closely_every_time(tmp_path: Path) ->
     )
     assert report.detected_frames == 5
     assert set(range(APPEARS, FRAMES)) <= set(covered_frames(detections)), "every frame with the plate"
+
+
+class CountingFaces(ColourSquares):
+    """Finds the red square (never there): a detector without a glance, counting its looks."""
+
+    def __init__(self) -> None:
+        super().__init__("face", 0)
+        self.looks = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.looks += 1
+        return super().detect(image)
+
+
+def brighter_from_frame_10(index: int) -> np.ndarray:
+    """The plate scene, 13 grey levels brighter from frame 10 on: a change of picture, not a cut."""
+    image = square_from_frame_1(index)
+    if index >= 10:
+        image[image == 96] = 109
+    return image
+
+
+def test_a_change_of_picture_is_looked_at_by_faces_and_skipped_by_plates(tmp_path: Path) -> None:
+    """Regular looks at 0, 8, 16, 24 and 32 and one for the change at frame 10: the face detector sees all six,
+    the plate detector, which glances, the five regular ones, and the plate stays covered throughout."""
+    source = make_clip(tmp_path / "in.mp4", size=SIZE, frames=FRAMES, content=brighter_from_frame_10, crf=18)
+    faces, plate = CountingFaces(), CountingSquares()
+    detections = tmp_path / "d.json"
+    report = veil.anonymize(source, tmp_path / "out.mp4", detectors=[faces, plate], detections_path=detections)
+    assert report.detected_frames == 6 and report.cuts == 0
+    assert faces.looks == 6
+    assert (plate.close, plate.glances) == (3, 2)
+    assert set(range(APPEARS, FRAMES)) <= set(covered_frames(detections))

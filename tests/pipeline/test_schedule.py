@@ -34,6 +34,11 @@ def test_a_picture_that_drifts_far_from_the_last_look_is_looked_at() -> None:
     detected, cuts = decisions(frames, every=100)
     assert cuts == []
     assert detected[0] == 0 and len(detected) >= 2, "the pan is looked at again before 100 frames"
+    schedule = LookSchedule(ScheduleSettings(detect_every=100))
+    looks = [schedule.decide(index, frame) for index, frame in enumerate(frames)]
+    assert [i for i, look in enumerate(looks) if look.detect and not look.regular] == detected[1:], (
+        "a look the change alone brings is not a regular one (the detectors that glance skip it)"
+    )
 
 
 def test_decisions_depend_only_on_recent_frames_so_segments_agree() -> None:

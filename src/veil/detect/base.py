@@ -32,7 +32,8 @@ class Glancer(Protocol):
     """A detector that can also glance: a cheaper, coarser look that may miss the smallest objects.
 
     Video runs glance at most of the frames they look at and look closely (``detect``)
-    at some (veil.pipeline.schedule); a detector without ``glance`` always looks closely.
+    at some, and skip a glancer on the looks only a change of picture triggers
+    (veil.pipeline.schedule); a detector without ``glance`` always looks closely.
     """
 
     def glance(self, image: np.ndarray) -> Detections: ...

@@ -186,7 +186,7 @@ class VideoRun:
         for frame in decoded:
             with self.timer.measure("schedule"):
                 look = schedule.decide(frame.index, frame.image)
-            found = self._detect(frame, look.close) if look.detect else None
+            found = self._detect(frame, look) if look.detect else None
             if self.segment.writes(frame.index):
                 self.detected_frames += look.detect
                 self.cuts += look.cut
@@ -228,13 +228,15 @@ class VideoRun:
         forward(ready)
         covered.close()
 
-    def _detect(self, frame: VideoFrame, close: bool) -> Detections:
+    def _detect(self, frame: VideoFrame, how: Look) -> Detections:
         upright = to_display(frame.image, self.info.rotation)
         parts = []
         for detector in self.detectors:
+            if not how.regular and isinstance(detector, Glancer):
+                continue  # a look for a change of picture is for faces coming in (veil.pipeline.schedule)
             with self.timer.measure(f"detect_{detector.class_name}"):
                 try:
-                    found = look(detector, upright, close)
+                    found = look(detector, upright, how.close)
                 except VeilError:
                     raise
                 except Exception as error:

@@ -18,6 +18,9 @@ first frame get a **close** look: every detector's ``detect``. The other looks
 of two, about a third of the cost at 720p. A glance keeps the tracks of all but
 the smallest objects fresh; the smallest are seen at the close looks, and fusion
 bridges the frames between (the pipeline widens its reach by ``close_every``).
+A look for a change of picture is for the faces a pan or a passer-by brings in:
+the detectors that glance (plates, which ride on vehicles that fusion follows
+between the regular looks) skip it, and the others look as usual.
 
 Both compare small grey thumbnails, which costs about a millisecond a frame.
 The decision depends only on the frame index, the frame and the frames just
@@ -45,6 +48,9 @@ class Look:
     cut: bool
     close: bool = True
     """Look closely (full resolution, every scale) rather than glance; meaningful when ``detect``."""
+    regular: bool = True
+    """A look on the ``detect_every`` cadence, a cut or a close look, not only for a change of picture:
+    the detectors that glance skip the others."""
 
 
 DEFAULT_DETECT_EVERY = 8
@@ -84,9 +90,9 @@ class ScheduleSettings(BaseModel):
     close_every: int = Field(
         default=DEFAULT_CLOSE_EVERY,
         ge=1,
-        description="look closely (plates at every scale) at every Nth frame and every cut; the other looks "
-        "glance (plates at one scale, about a third of the cost). Faces are always looked at closely. "
-        "1 makes every look close",
+        description="look closely (plates at every scale) at every Nth frame and every cut; the other regular "
+        "looks glance (plates at one scale, about a third of the cost), and plates skip the looks a change of "
+        "picture triggers. Faces are always looked at closely. 1 makes every look close",
     )
     change_threshold: float = Field(
         default=10.0,
@@ -113,11 +119,12 @@ class LookSchedule:
             self._last_looked is not None and _difference(thumbnail, self._last_looked) > self.settings.change_threshold
         )
         close = first or cut or index % self.settings.close_every == 0
-        detect = close or drifted or index % self.settings.detect_every == 0
+        regular = close or index % self.settings.detect_every == 0
+        detect = regular or drifted
         self._previous = thumbnail
         if detect:
             self._last_looked = thumbnail
-        return Look(detect=detect, cut=cut, close=close)
+        return Look(detect=detect, cut=cut, close=close, regular=regular)
 
 
 def thumbnail_of(image: np.ndarray) -> np.ndarray:
