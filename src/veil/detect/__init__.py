@@ -5,8 +5,9 @@ Every detector follows the ``Detector`` protocol: ``detect(image) -> Detections`
 image's pixels. A detector that can also ``glance`` (``Glancer``: the plate
 detector) gets a cheaper look at most of a video's looks. Model files are located
 in installed distributions (no downloads); a missing or broken model, or a model
-that fails on a frame, raises ``ModelError``. ``DetectorSettings`` and ``DetectorPool`` are light; the model
-runtime (ONNX Runtime, OpenCV) loads when a detector is first named or built.
+that fails on a frame, raises ``ModelError``. ``DetectorSettings`` and
+``DetectorPool`` are light; the model runtime (ONNX Runtime, OpenCV) loads when a
+detector is first named or built.
 """
 
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from veil.detect.pool import POOL, DetectorPool
 from veil.detect.settings import DetectorSettings
 
 if TYPE_CHECKING:
-    from veil.detect.base import Detector, Glancer, look
+    from veil.detect.base import Detector, Glancer
     from veil.detect.centerface import CenterFaceDetector
     from veil.detect.factory import build_detector, build_detectors
     from veil.detect.weights import default_model_path, load_session
@@ -34,7 +35,6 @@ __all__ = [
     "build_detectors",
     "default_model_path",
     "load_session",
-    "look",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -42,7 +42,6 @@ __getattr__, __dir__ = lazy_exports(
     {
         "Detector": "veil.detect.base",
         "Glancer": "veil.detect.base",
-        "look": "veil.detect.base",
         "CenterFaceDetector": "veil.detect.centerface",
         "YoloPlateDetector": "veil.detect.yolo",
         "build_detector": "veil.detect.factory",

@@ -39,13 +39,6 @@ class Glancer(Protocol):
     def glance(self, image: np.ndarray) -> Detections: ...
 
 
-def look(detector: Detector, image: np.ndarray, close: bool) -> Detections:
-    """``detector``'s close look at ``image`` (``detect``), or its glance when it has one and ``close`` is false."""
-    if close or not isinstance(detector, Glancer):
-        return detector.detect(image)
-    return detector.glance(image)
-
-
 def check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         shape = getattr(image, "shape", type(image).__name__)

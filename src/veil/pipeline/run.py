@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.detect import Detector, Glancer, look
+from veil.detect import Detector, Glancer
 from veil.errors import ModelError, OutputError, VeilError
 from veil.media import VideoFrame, VideoInfo, VideoReader, VideoWriter
 from veil.media.audio import AudioEdit
@@ -232,11 +232,15 @@ class VideoRun:
         upright = to_display(frame.image, self.info.rotation)
         parts = []
         for detector in self.detectors:
-            if not how.regular and isinstance(detector, Glancer):
-                continue  # a look for a change of picture is for faces coming in (veil.pipeline.schedule)
+            if isinstance(detector, Glancer) and not how.close:
+                if not how.regular:
+                    continue  # a look for a change of picture is for faces coming in (veil.pipeline.schedule)
+                run = detector.glance
+            else:
+                run = detector.detect
             with self.timer.measure(f"detect_{detector.class_name}"):
                 try:
-                    found = look(detector, upright, how.close)
+                    found = run(upright)
                 except VeilError:
                     raise
                 except Exception as error:
