@@ -25,7 +25,7 @@ from veil.samples import render_sample_clip
 
 pytestmark = pytest.mark.timeout(240)
 
-FRAMES = 240  # at 160x96: a couple of seconds of work per job, so a fault lands mid-job
+FRAMES = 600  # at 160x96: a few seconds of work per job (about 3 s in 2026-12), so a fault lands mid-job
 
 
 @pytest.fixture(scope="module")
