@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import veil
 from tests.media_factory import make_clip
@@ -100,3 +101,19 @@ def test_a_change_of_picture_is_looked_at_by_faces_and_skipped_by_plates(tmp_pat
     assert faces.looks == 6
     assert (plate.close, plate.glances) == (3, 2)
     assert set(range(APPEARS, FRAMES)) <= set(covered_frames(detections))
+
+
+class BrokenGlance(UnseenByGlances):
+    """Looks closely without fault; its glance fails, as a broken model would."""
+
+    def glance(self, image: np.ndarray) -> Detections:
+        raise RuntimeError("glance model crashed")
+
+
+def test_a_failing_glance_fails_the_run_and_leaves_no_output(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mp4", size=SIZE, frames=FRAMES, content=square_from_frame_1, crf=18)
+    output = tmp_path / "out" / "video.mp4"
+    output.parent.mkdir()
+    with pytest.raises(veil.ModelError, match=r"plate detector failed on frame 8: glance model crashed"):
+        veil.anonymize(source, output, detectors=[BrokenGlance("plate", 1)], detections_path=output.parent / "d.json")
+    assert list(output.parent.iterdir()) == []
