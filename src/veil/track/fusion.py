@@ -228,6 +228,18 @@ class _CameraPath:
             self._first = frame
 
 
+def _best_pairs(fit: np.ndarray) -> list[tuple[int, int]]:
+    """(row, column) pairs with the largest total ``fit`` among as many pairs as the finite entries allow."""
+    if not np.isfinite(fit).any():
+        return []
+    # Imported here: scipy.optimize takes about a second to import, which every
+    # `veil` command and the settings would otherwise pay before doing anything.
+    from scipy.optimize import linear_sum_assignment
+
+    rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
+    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True) if np.isfinite(fit[r, c])]
+
+
 def _union(*boxes: np.ndarray) -> np.ndarray:
     """The smallest box holding all ``boxes``."""
     union = np.array(boxes[0], dtype=np.result_type(*boxes))
@@ -323,21 +335,27 @@ class TemporalFusion:
     def _match(self, frame: int, detections: Detections, tracks: list[_Track], class_name: str, close: bool) -> None:
         """Pair detections with tracks by the best total fit (not greedily): in a crowd
         seen every few frames, a greedy pick can hand one face's track to its neighbour,
-        and interpolating between two faces covers neither."""
+        and interpolating between two faces covers neither.
+
+        Pairs that overlap are made first, and only the detections and tracks left over
+        are paired by centre distance. In one pass over both kinds, the solver, which
+        makes as many pairs as it can, would buy one more pair with a chain of poor
+        ones: a face missed for a look hands its track the neighbour's detection, the
+        neighbour's track the next one's, and every cover between the two looks slides
+        from one face to another.
+        """
         matched: set[int] = set()
         if tracks and len(detections):
-            fit = self._fit(frame, detections, tracks)
-            # Imported here: scipy.optimize takes about a second to import, which every
-            # `veil` command and the settings would otherwise pay before doing anything.
-            from scipy.optimize import linear_sum_assignment
-
-            rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
-            for index, column in zip(rows, columns, strict=False):
-                if np.isfinite(fit[index, column]):
-                    box = detections.boxes[index]
-                    score = float(detections.scores[index])
-                    tracks[column].sightings.append(_Sighting(frame, box.copy(), score, close))
-                    matched.add(int(index))
+            fit, overlapping = self._fit(frame, detections, tracks)
+            pairs = _best_pairs(np.where(overlapping, fit, -np.inf))
+            rows = np.setdiff1d(np.arange(len(detections)), [row for row, _ in pairs])
+            columns = np.setdiff1d(np.arange(len(tracks)), [column for _, column in pairs])
+            pairs += [(rows[r], columns[c]) for r, c in _best_pairs(fit[np.ix_(rows, columns)])]
+            for index, column in pairs:
+                box = detections.boxes[index]
+                score = float(detections.scores[index])
+                tracks[column].sightings.append(_Sighting(frame, box.copy(), score, close))
+                matched.add(int(index))
         for unmatched in range(len(detections)):
             if unmatched in matched:
                 continue
@@ -348,18 +366,20 @@ class TemporalFusion:
             self._next_id += 1
             self._tracks.append(track)
 
-    def _fit(self, frame: int, detections: Detections, tracks: list[_Track]) -> np.ndarray:
-        """(detections x tracks) overlap minus centre distance with each track's predicted box;
-        -inf where a pair is neither overlapping enough nor near enough."""
+    def _fit(self, frame: int, detections: Detections, tracks: list[_Track]) -> tuple[np.ndarray, np.ndarray]:
+        """(detections x tracks) overlap minus centre distance with each track's predicted box,
+        -inf where a pair is neither overlapping enough nor near enough; and where a pair
+        overlaps enough."""
         predicted = np.stack([t.predicted_box(frame) for t in tracks])
         reach = self.settings.max_centre_distance * np.array([frame - t.last.frame for t in tracks], dtype=np.float32)
         fit = np.full((len(detections), len(tracks)), -np.inf)
+        overlapping = np.zeros(fit.shape, bool)
         for index, box in enumerate(detections.boxes):
             iou = box_iou(box, predicted)
             distance = _centre_distance(box, predicted)
-            eligible = (iou >= self.settings.min_iou) | (distance <= reach)
-            fit[index] = np.where(eligible, iou - distance, -np.inf)
-        return fit
+            overlapping[index] = iou >= self.settings.min_iou
+            fit[index] = np.where(overlapping[index] | (distance <= reach), iou - distance, -np.inf)
+        return fit, overlapping
 
     def _emit(self, up_to: int) -> list[tuple[int, Detections]]:
         ready = []
