@@ -77,8 +77,13 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     # The arena keeps each session's activations between runs. Without it every run maps
     # them afresh and the kernel zeroes every page on first touch: a 1080p face look took
     # 336 ms instead of 192 (720p: 141 vs 99 ms; one thread, real frames). The price is
-    # memory held between looks: a 1080p run peaks about 160 MB higher (benchmarks/memory.py).
+    # memory held between looks.
     options.enable_cpu_mem_arena = True
+    # The memory pattern plans one block per input shape for all of a run's activations,
+    # on top of what the arena already holds: off, the arena reuses freed activations
+    # within the run. A 1080p face and plate look held 460 MB instead of 325, at the same
+    # speed (268 vs 266 ms a face look; 720p: 111 vs 108 ms).
+    options.enable_mem_pattern = False
     return options
 
 
