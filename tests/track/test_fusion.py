@@ -36,7 +36,7 @@ NONE = Detections.empty()
 
 
 def test_gap_is_filled_with_interpolated_boxes_marked_inferred() -> None:
-    settings = FusionSettings(max_gap=5, lead=0, trail=0)
+    settings = FusionSettings(max_gap=5, lead=0, trail=0, growth_per_frame=0)
     frames = [faces((0, 0, 10, 10))] + [NONE] * 4 + [faces((10, 0, 20, 10))]
     out = run(frames, settings)
     assert all(len(d) == 1 for d in out)
@@ -55,7 +55,7 @@ def test_gap_longer_than_max_gap_is_not_bridged() -> None:
 
 
 def test_coverage_starts_before_first_and_ends_after_last_sighting() -> None:
-    settings = FusionSettings(max_gap=1, lead=3, trail=2)
+    settings = FusionSettings(max_gap=1, lead=3, trail=2, growth_per_frame=0)
     frames = [NONE] * 5 + [faces((5, 5, 15, 15))] + [NONE] * 6
     out = run(frames, settings)
     assert [len(d) for d in out] == [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
@@ -104,7 +104,7 @@ def test_frames_out_of_order_are_rejected() -> None:
 
 def test_frames_not_looked_at_are_covered_between_looks() -> None:
     """Detection every 4th frame: the frames between get interpolated boxes."""
-    settings = FusionSettings(max_gap=3, lead=3, trail=3)
+    settings = FusionSettings(max_gap=3, lead=3, trail=3, growth_per_frame=0)
     frames: list[Detections | None] = [faces((2 * i, 0, 2 * i + 10, 10)) if i % 4 == 0 else None for i in range(9)]
     out = run(frames, settings)
     assert all(len(d) == 1 for d in out)
@@ -130,6 +130,19 @@ def test_an_object_first_seen_at_a_cut_is_covered_from_the_cut_only() -> None:
     assert [len(d) for d in out] == [0] * 6 + [1] * 1 + [0] * 3
 
 
+def covered_in_place(covered: Detections, box: tuple[float, float, float, float]) -> bool:
+    """Whether a cover holds all of ``box`` and is centred on it (grown between looks, not moved)."""
+    x1, y1, x2, y2 = box
+    return any(
+        b[0] <= x1
+        and b[1] <= y1
+        and b[2] >= x2
+        and b[3] >= y2
+        and np.allclose(b[:2] + b[2:], (x1 + x2, y1 + y2), atol=1e-3)
+        for b in covered.boxes
+    )
+
+
 def test_neighbours_in_a_crowd_keep_their_own_tracks_between_looks() -> None:
     """Three faces side by side, looked at every 4th frame, the middle one missed once:
     no track jumps to a neighbour (interpolating between two faces covers neither)."""
@@ -143,7 +156,7 @@ def test_neighbours_in_a_crowd_keep_their_own_tracks_between_looks() -> None:
     for frame in out:
         assert len(frame) == 3
         for box in row:
-            assert any(np.allclose(b, box) for b in frame.boxes), "each face covered in place in every frame"
+            assert covered_in_place(frame, box), "each face covered in place in every frame"
 
 
 def test_a_face_missed_at_a_look_does_not_pass_its_track_down_the_row() -> None:
@@ -161,9 +174,28 @@ def test_a_face_missed_at_a_look_does_not_pass_its_track_down_the_row() -> None:
     frames[16] = faces(middle, new)
     out = run(frames, settings)
     for frame in out:
-        assert any(np.allclose(b, middle) for b in frame.boxes), "the middle face covered in place"
+        assert covered_in_place(frame, middle), "the middle face covered in place"
     for frame in out[:8]:
         assert covers(frame, left), "the left face covered until it was missed"
+
+
+def test_covers_grow_with_the_frames_to_the_nearest_sighting() -> None:
+    """A person walking between looks strays from the straight line between two boxes: an inferred
+    cover grows about its centre by growth_per_frame of its size per frame to the nearest sighting,
+    up to max_growth; a sighting's own box is exact."""
+    settings = FusionSettings(max_gap=9, lead=6, trail=6, growth_per_frame=0.05, max_growth=0.15)
+    frames: list[Detections | None] = [None] * 16
+    frames[5] = faces((0, 0, 20, 20))
+    frames[15] = faces((0, 0, 20, 20))
+    out = run(frames, settings)
+    sides = [float(d.boxes[0][2] - d.boxes[0][0]) for d in out]
+    # lead: 5..1 frames before the first sighting; between: 1..4, 5, 4..1 frames to the nearest
+    assert sides == pytest.approx(
+        [23.0, 23.0, 23.0, 22.0, 21.0, 20.0, 21.0, 22.0, 23.0, 23.0, 23.0, 23.0, 23.0, 22.0, 21.0, 20.0]
+    )
+    for covered in out:
+        np.testing.assert_allclose((covered.boxes[0][:2] + covered.boxes[0][2:]) / 2, [10, 10], atol=1e-5)
+    assert out[5].seen[0] and out[15].seen[0]
 
 
 def covers(covered: Detections, box: tuple[float, float, float, float]) -> bool:

@@ -93,6 +93,19 @@ class FusionSettings(BaseModel):
         description="for a class whose detector glances: extra lead for an object a close look saw first, and "
         "extra trail for one no glance saw in this many frames up to its last sighting",
     )
+    growth_per_frame: float = Field(
+        default=0.03,
+        ge=0,
+        json_schema_extra={"internal": True},
+        description="grow an inferred box by this share of its size per frame to the nearest sighting "
+        "(a person walking between looks strays from the straight line between the two boxes)",
+    )
+    max_growth: float = Field(
+        default=0.12,
+        ge=0,
+        json_schema_extra={"internal": True},
+        description="the most an inferred box grows (reached 4 frames from a sighting at the default rate)",
+    )
     min_iou: float = Field(
         default=0.2,
         ge=0,
@@ -181,11 +194,12 @@ class _Track:
         if self.shot_end is not None and frame > self.shot_end:
             return None
         if frame < self.first.frame:
-            return _union(self.first.box, path.carry(self.first, frame)), self.first.score, False
+            box = _union(self.first.box, path.carry(self.first, frame))
+            return _grown(box, settings, self.first.frame - frame), self.first.score, False
         if frame > self.last.frame:
             # Trailing a moving object: cover where it was, where it is heading and where the camera took it.
             box = _union(self.last.box, self.predicted_box(frame), path.carry(self.last, frame))
-            return box, self.last.score, False
+            return _grown(box, settings, frame - self.last.frame), self.last.score, False
         frames = [s.frame for s in self.sightings]
         after_index = int(np.searchsorted(frames, frame))
         after = self.sightings[after_index]
@@ -195,7 +209,19 @@ class _Track:
         weight = (frame - before.frame) / (after.frame - before.frame)
         straight = before.box * (1 - weight) + after.box * weight
         followed = path.carry(before, frame) * (1 - weight) + path.carry(after, frame) * weight
-        return _union(straight, followed), min(before.score, after.score), False
+        box = _grown(_union(straight, followed), settings, min(frame - before.frame, after.frame - frame))
+        return box, min(before.score, after.score), False
+
+
+def _grown(box: np.ndarray, settings: FusionSettings, frames_away: int) -> np.ndarray:
+    """``box`` grown about its centre by ``growth_per_frame`` of its size for each frame to the
+    nearest sighting, up to ``max_growth``: the further from a sighting, the less sure the place."""
+    growth = min(settings.growth_per_frame * frames_away, settings.max_growth)
+    if growth <= 0:
+        return box
+    half = (box[2:] - box[:2]) * (growth / 2)
+    grown: np.ndarray = np.concatenate([box[:2] - half, box[2:] + half]).astype(box.dtype, copy=False)
+    return grown
 
 
 class _CameraPath:
