@@ -47,6 +47,7 @@ cut, is never part of a sum: no box is carried from before it.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -200,8 +201,7 @@ class _Track:
             # Trailing a moving object: cover where it was, where it is heading and where the camera took it.
             box = _union(self.last.box, self.predicted_box(frame), path.carry(self.last, frame))
             return _grown(box, settings, frame - self.last.frame), self.last.score, False
-        frames = [s.frame for s in self.sightings]
-        after_index = int(np.searchsorted(frames, frame))
+        after_index = bisect.bisect_left(self.sightings, frame, key=_frame_of)
         after = self.sightings[after_index]
         if after.frame == frame:
             return after.box, after.score, True
@@ -213,6 +213,10 @@ class _Track:
         return box, min(before.score, after.score), False
 
 
+def _frame_of(sighting: _Sighting) -> int:
+    return sighting.frame
+
+
 def _grown(box: np.ndarray, settings: FusionSettings, frames_away: int) -> np.ndarray:
     """``box`` grown about its centre by ``growth_per_frame`` of its size for each frame to the
     nearest sighting, up to ``max_growth``: the further from a sighting, the less sure the place."""
@@ -220,7 +224,9 @@ def _grown(box: np.ndarray, settings: FusionSettings, frames_away: int) -> np.nd
     if growth <= 0:
         return box
     half = (box[2:] - box[:2]) * (growth / 2)
-    grown: np.ndarray = np.concatenate([box[:2] - half, box[2:] + half]).astype(box.dtype, copy=False)
+    grown = box.copy()
+    grown[:2] -= half
+    grown[2:] += half
     return grown
 
 
