@@ -6,9 +6,9 @@ and off is both a leak and a distraction. Fusion fixes both, offline, with look-
 ahead:
 
 * detections of the same class are associated frame to frame into tracks
-  (greedy matching on overlap with the box predicted from the track's motion,
-  falling back to centre distance, which grows with the frames since the last
-  sighting, for small, fast objects whose boxes no longer overlap);
+  (the best total fit of overlap with the box predicted from the track's motion;
+  then, for what is left, centre distance, which grows with the frames since the
+  last sighting, for small, fast objects whose boxes no longer overlap);
 * an object seen at frames t1 and t2 (gap <= ``max_gap``) is covered in every
   frame between, on a box interpolated linearly between the two sightings;
 * coverage starts ``lead`` frames before the first sighting and ends ``trail``
@@ -25,7 +25,10 @@ ahead:
   between looks): each frame may come with its global shift (veil.pipeline.motion),
   and every box fusion infers (between, before and after sightings) is the union
   of the box above and the sighting's box carried along the camera's path. A
-  wrong shift can only grow a cover, never shrink it.
+  wrong shift can only grow a cover, never shrink it;
+* every inferred box grows about its centre with the frames to the nearest
+  sighting (``growth_per_frame``, up to ``max_growth``): the further from a
+  sighting, the less sure its place.
 
 Frames the detectors did not look at (veil.pipeline.schedule) are pushed as
 ``None``: they add no sighting and end no track; the pipeline widens
