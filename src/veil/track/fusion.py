@@ -51,8 +51,7 @@ cut, is never part of a sum: no box is carried from before it.
 from __future__ import annotations
 
 import bisect
-import functools
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -264,20 +263,15 @@ class _CameraPath:
             self._first = frame
 
 
-@functools.cache
-def _solver() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """scipy's assignment solver, imported on first use: scipy.optimize takes half a second
-    or more to import, which every `veil` command would otherwise pay before doing anything."""
-    from scipy.optimize import linear_sum_assignment
-
-    return linear_sum_assignment
-
-
 def _best_pairs(fit: np.ndarray) -> list[tuple[int, int]]:
     """(row, column) pairs with the largest total ``fit`` among as many pairs as the finite entries allow."""
     if not np.isfinite(fit).any():
         return []
-    rows, columns = _solver()(np.where(np.isfinite(fit), -fit, _NO_MATCH))
+    # Imported here: scipy.optimize takes about a second to import, which every
+    # `veil` command and the settings would otherwise pay before doing anything.
+    from scipy.optimize import linear_sum_assignment
+
+    rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
     return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True) if np.isfinite(fit[r, c])]
 
 
@@ -330,9 +324,6 @@ class TemporalFusion:
         self._last_pushed = -1
         self._shot_start = 0
         self._path = _CameraPath()
-        # Load the solver now, on the thread that fuses, while the first looks run: the first
-        # pairing, at the second look, would otherwise hold up the first frame by its import.
-        _solver()
 
     def push(
         self,
