@@ -14,7 +14,7 @@ import pytest
 
 from veil.records import DetectionLog, Detections, VideoMetadata, merge_documents
 
-HEAVY = ("onnxruntime", "av", "cv2", "scipy", "boto3")
+HEAVY = ("onnxruntime", "av", "cv2", "lap", "boto3")
 
 
 @dataclass(frozen=True)

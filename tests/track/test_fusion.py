@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from veil.records import Detections
 from veil.track import FusionSettings, TemporalFusion
+from veil.track.fusion import _best_pairs
 
 
 def faces(*boxes: tuple[float, float, float, float], score: float = 0.9) -> Detections:
@@ -177,6 +180,32 @@ def test_a_face_missed_at_a_look_does_not_pass_its_track_down_the_row() -> None:
         assert covered_in_place(frame, middle), "the middle face covered in place"
     for frame in out[:8]:
         assert covers(frame, left), "the left face covered until it was missed"
+
+
+def test_association_makes_as_many_pairs_as_it_can_then_the_best_total_fit() -> None:
+    """Against every possible assignment of small random fit matrices, sparse as fusion's are (most
+    pairs out of reach, -inf) and with ties: the solver's pairs are the most there can be and,
+    among those, the ones with the largest total fit."""
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        rows, columns = rng.integers(1, 7, size=2)
+        fit = rng.uniform(-4, 1, (rows, columns)).round(rng.choice([1, 4]))
+        fit[rng.random((rows, columns)) < rng.uniform(0, 0.9)] = -np.inf
+        pairs = _best_pairs(fit)
+        assert len({r for r, _ in pairs}) == len({c for _, c in pairs}) == len(pairs), "each row and column once"
+        assert all(np.isfinite(fit[r, c]) for r, c in pairs), "never a pair out of reach"
+        assert (len(pairs), round(sum(fit[r, c] for r, c in pairs), 6)) == _best_by_brute_force(fit)
+
+
+def _best_by_brute_force(fit: np.ndarray) -> tuple[int, float]:
+    """(most pairs, largest total fit among them) over every assignment of ``fit``'s rows to its columns."""
+    if fit.shape[0] > fit.shape[1]:
+        fit = fit.T
+    best = (0, 0.0)
+    for columns in itertools.permutations(range(fit.shape[1]), fit.shape[0]):
+        values = [fit[r, c] for r, c in enumerate(columns) if np.isfinite(fit[r, c])]
+        best = max(best, (len(values), round(sum(values), 6)))
+    return best
 
 
 def test_covers_grow_with_the_frames_to_the_nearest_sighting() -> None:

@@ -54,6 +54,7 @@ import bisect
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import lap
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,8 +64,6 @@ from veil.records import Detections
 Shift = tuple[float, float]
 """(dx, dy): how far the camera moved the picture's content since the frame before, in the boxes' pixels
 (right and down are positive)."""
-
-_NO_MATCH = 1e6  # the cost of an ineligible pair: larger than any real one
 
 
 class FusionSettings(BaseModel):
@@ -265,14 +264,22 @@ class _CameraPath:
 
 def _best_pairs(fit: np.ndarray) -> list[tuple[int, int]]:
     """(row, column) pairs with the largest total ``fit`` among as many pairs as the finite entries allow."""
-    if not np.isfinite(fit).any():
+    eligible = np.isfinite(fit)
+    if not eligible.any():
         return []
-    # Imported here: scipy.optimize takes about a second to import, which every
-    # `veil` command and the settings would otherwise pay before doing anything.
-    from scipy.optimize import linear_sum_assignment
-
-    rows, columns = linear_sum_assignment(np.where(np.isfinite(fit), -fit, _NO_MATCH))
-    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True) if np.isfinite(fit[r, c])]
+    rows, columns = fit.shape
+    cost = -fit[eligible]
+    # An ineligible pair costs more than pairing every row at the worst eligible cost could save, so
+    # the solver makes as many eligible pairs as it can; lapjv needs every cost below lap.LARGE (1e6).
+    no_match = cost.max() + 1 + (cost.max() - cost.min()) * min(rows, columns)
+    square = np.full((max(rows, columns),) * 2, no_match)
+    square[:rows, :columns][eligible] = cost
+    _, column_of_row, _ = lap.lapjv(square)
+    return [
+        (row, int(column))
+        for row, column in enumerate(column_of_row[:rows])
+        if column < columns and eligible[row, column]
+    ]
 
 
 def _union(*boxes: np.ndarray) -> np.ndarray:
