@@ -193,6 +193,48 @@ def test_full_range_source_keeps_range_and_colours(tmp_path):
         assert min(psnr(x.image, y.image) for x, y in zip(a, b, strict=True)) > 35
 
 
+@pytest.mark.parametrize(
+    ("size", "codec", "suffix", "layout"),
+    [((320, 180), "h264", ".mp4", "yuv420p"), ((853, 480), "mpeg4", ".avi", "yuv444p")],
+)
+def test_frames_go_to_the_encoder_as_decoded(tmp_path, size, codec, suffix, layout):
+    """A decoded frame is held as the planar YUV the writer codes (4:4:4 for an odd size) and reaches
+    the encoder unconverted: coded losslessly, the output's planes equal the input's bit for bit,
+    where a trip through RGB and back rounds them. It holds half the bytes of its RGB copy."""
+    clip = make_clip(tmp_path / f"in{suffix}", size=size, frames=4, codec=codec)
+    out = tmp_path / "out.mp4"
+    info = probe(clip)
+    lossless = EncoderSettings(crf=0, max_rate_factor=None)
+    with VideoReader(clip, info) as reader, VideoWriter(out, info, lossless) as writer:
+        for frame in reader:
+            assert writer.layout == frame.layout and frame.layout.pix_fmt == layout
+            writer.write_yuv(frame.yuv, frame.pts)
+    round_trip = tmp_path / "rgb.mp4"
+    rewrite(clip, round_trip, lossless)
+    with VideoReader(clip) as a, VideoReader(out) as b, VideoReader(round_trip) as c:
+        for x, y, z in zip(a, b, c, strict=True):
+            assert np.array_equal(x.yuv, y.yuv), "the planes as decoded"
+            assert not np.array_equal(x.yuv, z.yuv), "through RGB they would not be"
+            if layout == "yuv420p":
+                assert x.yuv.nbytes * 2 == x.image.nbytes
+    assert_same_timing(clip, out)
+
+
+def test_planes_are_views_of_the_frame_and_luma_is_full_range(tmp_path):
+    """Writing to a plane changes the frame that is encoded; the grey picture the schedule and the
+    camera motion compare is limited-range luma (16-235) stretched to 0-255: the RGB picture's luma."""
+    clip = make_clip(tmp_path / "in.mp4", size=(320, 180), frames=1, colorspace=1, color_range=1)
+    with VideoReader(clip) as reader:
+        frame = next(iter(reader))
+    y, u, v = frame.planes
+    assert y.shape == (180, 320) and u.shape == v.shape == (90, 160)
+    grey = frame.image.astype(float) @ [0.2126, 0.7152, 0.0722]  # BT.709 luma, as the clip is tagged
+    assert np.abs(frame.luma - grey).mean() < 1.5
+    y[:] = 16
+    u[:] = v[:] = 128
+    assert frame.image.max() <= 1, "black everywhere once the planes are"
+
+
 # -- writer: audio ------------------------------------------------------------------------
 
 

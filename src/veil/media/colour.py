@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from veil.media.probe import VideoInfo
+
 # FFmpeg's AVColorSpace / AVColorRange numbers.
 SPC_BT709 = 1
 SPC_UNSPECIFIED = 2
@@ -27,3 +34,41 @@ def range_for(color_range: int, pix_fmt: str) -> int:
     if color_range in (RANGE_MPEG, RANGE_JPEG):
         return color_range
     return RANGE_JPEG if pix_fmt.startswith("yuvj") else RANGE_MPEG
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """How veil holds a video's pictures between decoding and encoding: 8-bit planar YUV, as the
+    output is coded, so that only the frames a detector looks at are ever converted to RGB.
+
+    ``pix_fmt`` is ``yuv420p``, or ``yuv444p`` for an odd width or height (4:2:0 H.264/HEVC cannot
+    code those); ``matrix`` and ``range`` are FFmpeg's colour space and range numbers.
+    """
+
+    pix_fmt: str
+    matrix: int
+    range: int
+
+    @property
+    def full_range(self) -> bool:
+        return self.range == RANGE_JPEG
+
+    def planar_colour(self, rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+        """The (Y, U, V) values of the full-range RGB colour ``rgb`` in this layout."""
+        patch = av.VideoFrame.from_ndarray(np.full((2, 2, 3), rgb, np.uint8), format="rgb24")
+        yuv = patch.reformat(
+            format="yuv444p",
+            src_colorspace=self.matrix,
+            dst_colorspace=self.matrix,
+            src_color_range=RANGE_JPEG,
+            dst_color_range=self.range,
+        ).to_ndarray()
+        return int(yuv[0, 0, 0]), int(yuv[1, 0, 0]), int(yuv[2, 0, 0])
+
+
+def layout_of(info: VideoInfo) -> PixelLayout:
+    """The layout veil decodes the video ``info`` describes into, and encodes its output from."""
+    planar = "yuv444p" if info.width % 2 or info.height % 2 else "yuv420p"
+    return PixelLayout(
+        planar, matrix_for(info.colorspace, info.width, info.height), range_for(info.color_range, info.pix_fmt)
+    )

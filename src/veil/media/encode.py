@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from veil.errors import InputError, OutputError, reason
 from veil.files import AtomicFile
 from veil.media.audio import MUXER_TAGS, AudioCarrier, AudioEdit
-from veil.media.colour import matrix_for, range_for
+from veil.media.colour import RANGE_JPEG, layout_of
 from veil.media.probe import VideoInfo
 
 _ENCODERS: dict[str, Literal["libx264", "libx265"]] = {"h264": "libx264", "hevc": "libx265"}
@@ -26,7 +26,6 @@ _ENCODERS: dict[str, Literal["libx264", "libx265"]] = {"h264": "libx264", "hevc"
 # real clips; the rate cap keeps low-bit-rate inputs at 1.1-1.35x instead of 3-4x.
 _DEFAULT_CRF = {"h264": 23, "hevc": 28}
 _MP4_FAMILY = {"mp4", "mov", "m4v", "3gp", "3g2", "ismv", "ipod"}
-_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 class EncoderSettings(BaseModel):
@@ -148,11 +147,7 @@ class VideoWriter:
         self.source = source
         self.settings = settings if settings is not None else EncoderSettings()
         self._last_pts: int | None = None
-        # 4:2:0 (and 4:2:2) H.264/HEVC cannot code an odd width or height; keeping
-        # the size exact then needs 4:4:4 (High 4:4:4 / Rext profile).
-        self._pix_fmt = "yuv444p" if source.width % 2 or source.height % 2 else "yuv420p"
-        self._matrix = matrix_for(source.colorspace, source.width, source.height)
-        self._range = range_for(source.color_range, source.pix_fmt)
+        self.layout = layout_of(source)
         keep_metadata = self.settings.keep_metadata
         self._output = OutputFile(self.path, keep_metadata)
         with self._output.discarded_on_failure():
@@ -172,7 +167,7 @@ class VideoWriter:
             ) from None
         stream.width = source.width
         stream.height = source.height
-        stream.pix_fmt = self._pix_fmt
+        stream.pix_fmt = self.layout.pix_fmt
         stream.time_base = source.time_base
         context = stream.codec_context
         context.time_base = source.time_base
@@ -182,7 +177,7 @@ class VideoWriter:
         # (decoders then guess the same matrix we used), except that a full-range
         # ``yuvj*`` source without a range tag is tagged full, as its pixels are.
         context.colorspace = source.colorspace
-        context.color_range = source.color_range or (self._range if self._range == _FULL_RANGE else 0)
+        context.color_range = source.color_range or (self.layout.range if self.layout.full_range else 0)
         context.color_primaries = source.color_primaries
         context.color_trc = source.color_trc
         if source.rotation:
@@ -191,22 +186,41 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, pts: int) -> None:
         """Encode one RGB frame (stored orientation) shown at ``pts`` (source time base)."""
-        if self._output.published or self._output.discarded:
-            raise ValueError("write() on a closed VideoWriter")
         expected = (self.source.height, self.source.width, 3)
         if image.shape != expected or image.dtype != np.uint8:
             raise ValueError(f"frame must be uint8 RGB of shape {expected}, got {image.dtype} {image.shape}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        self._encode(
+            frame.reformat(
+                format=self.layout.pix_fmt,
+                src_colorspace=self.layout.matrix,
+                dst_colorspace=self.layout.matrix,
+                src_color_range=RANGE_JPEG,
+                dst_color_range=self.layout.range,
+            ),
+            pts,
+        )
+
+    def write_yuv(self, yuv: np.ndarray, pts: int) -> None:
+        """Encode one frame held in this writer's ``layout`` (as :class:`~veil.media.VideoFrame` holds it),
+        shown at ``pts``: no colour conversion, the decoded pixels go to the encoder as they are."""
+        width, height = self.source.width, self.source.height
+        expected = (3, height, width) if self.layout.pix_fmt == "yuv444p" else (height * 3 // 2, width)
+        if yuv.shape != expected or yuv.dtype != np.uint8:
+            raise ValueError(
+                f"frame must be uint8 {self.layout.pix_fmt} of shape {expected}, got {yuv.dtype} {yuv.shape}"
+            )
+        frame = av.VideoFrame.from_ndarray(yuv, format=self.layout.pix_fmt)
+        frame.colorspace = self.layout.matrix
+        frame.color_range = self.layout.range
+        self._encode(frame, pts)
+
+    def _encode(self, frame: av.VideoFrame, pts: int) -> None:
+        if self._output.published or self._output.discarded:
+            raise ValueError("write() on a closed VideoWriter")
         if self._last_pts is not None and pts <= self._last_pts:
             raise ValueError(f"pts must increase: {pts} after {self._last_pts}")
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame = frame.reformat(
-            format=self._pix_fmt,
-            src_colorspace=self._matrix,
-            dst_colorspace=self._matrix,
-            src_color_range=_FULL_RANGE,
-            dst_color_range=self._range,
-        )
         frame.pts = pts
         frame.time_base = self.source.time_base
         with self._output.discarded_on_failure():

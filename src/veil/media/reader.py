@@ -1,4 +1,4 @@
-"""Decoding: every frame of the first video stream, as RGB, with its own pts."""
+"""Decoding: every frame of the first video stream, as planar YUV, with its own pts."""
 
 from __future__ import annotations
 
@@ -9,29 +9,67 @@ from fractions import Fraction
 from typing import Self
 
 import av
+import cv2
 import numpy as np
 
 from veil.errors import InputError, reason
-from veil.media.colour import matrix_for, range_for
+from veil.media.colour import RANGE_JPEG, PixelLayout, layout_of
 from veil.media.probe import VideoInfo, check_readable, probe
+
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+"""Limited-range luma (16-235) stretched to full range (0-255)."""
 
 
 @dataclass(frozen=True)
 class VideoFrame:
     """One decoded frame: its index in presentation order, its pts and its pixels.
 
-    ``image`` is (height, width, 3) uint8 RGB in stored orientation (not rotated);
-    ``pts`` is in ``time_base`` units, exactly as the input carries it.
+    ``yuv`` holds the picture as veil codes it (``layout``): planar 8-bit YUV, ``(height * 3 // 2,
+    width)`` for 4:2:0 (Y, then U and V, each a quarter of Y), ``(3, height, width)`` for 4:4:4,
+    in stored orientation (not rotated). ``pts`` is in ``time_base`` units, exactly as the input
+    carries it. RGB (``image``) is made on request: most frames are never looked at, and a frame
+    held as YUV takes half the memory.
     """
 
     index: int
     pts: int
     time_base: Fraction
-    image: np.ndarray
+    yuv: np.ndarray
+    layout: PixelLayout
 
     @property
     def timestamp_ms(self) -> float:
         return float(self.pts * self.time_base * 1000)
+
+    @property
+    def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views of the Y, U and V planes of ``yuv`` (writing to them changes the frame)."""
+        if self.yuv.ndim == 3:
+            return self.yuv[0], self.yuv[1], self.yuv[2]
+        height, width = self.yuv.shape[0] * 2 // 3, self.yuv.shape[1]
+        flat = self.yuv.reshape(-1)
+        chroma = (height // 2) * (width // 2)
+        luma = height * width
+        u = flat[luma : luma + chroma].reshape(height // 2, width // 2)
+        v = flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2)
+        return self.yuv[:height], u, v
+
+    @property
+    def image(self) -> np.ndarray:
+        """A new (height, width, 3) uint8 full-range RGB copy of the picture."""
+        frame = av.VideoFrame.from_ndarray(self.yuv, format=self.layout.pix_fmt)
+        return frame.to_ndarray(
+            format="rgb24",
+            src_colorspace=self.layout.matrix,
+            src_color_range=self.layout.range,
+            dst_color_range=RANGE_JPEG,
+        )
+
+    @property
+    def luma(self) -> np.ndarray:
+        """The picture in grey, full range (0-255): the Y plane itself, or a stretched copy of a limited-range one."""
+        luma = self.planes[0]
+        return luma if self.layout.full_range else cv2.LUT(luma, _LIMITED_TO_FULL)
 
 
 class VideoReader:
@@ -54,8 +92,7 @@ class VideoReader:
             ) from None
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        self._matrix = matrix_for(self.info.colorspace, self.info.width, self.info.height)
-        self._range = range_for(self.info.color_range, self.info.pix_fmt)
+        self.layout = layout_of(self.info)
 
     def __enter__(self) -> Self:
         return self
@@ -108,7 +145,7 @@ class VideoReader:
     def _frames(
         self, decoded: Iterator[av.VideoFrame], first_index: int, skip_before: int | None = None
     ) -> Iterator[VideoFrame]:
-        time_base = self.info.time_base
+        time_base, layout = self.info.time_base, self.layout
         index, last = first_index, None
         while True:
             try:
@@ -136,13 +173,14 @@ class VideoReader:
                     path=self._path,
                 )
             last = pts
-            image = frame.to_ndarray(
-                format="rgb24",
-                src_colorspace=self._matrix,
-                src_color_range=self._range,
-                dst_color_range=2,
+            planar = frame.reformat(
+                format=layout.pix_fmt,
+                src_colorspace=layout.matrix,
+                dst_colorspace=layout.matrix,
+                src_color_range=layout.range,
+                dst_color_range=layout.range,
             )
-            yield VideoFrame(index=index, pts=int(pts), time_base=time_base, image=image)
+            yield VideoFrame(index=index, pts=int(pts), time_base=time_base, yuv=planar.to_ndarray(), layout=layout)
             index += 1
 
     def _decode(self) -> Iterator[av.VideoFrame]:

@@ -183,7 +183,7 @@ def _frames(
         if frame.index > end:
             return
         if frame.index >= start:
-            cut = schedule.decide(frame.index, frame.image).cut
+            cut = schedule.decide(frame.index, frame.luma).cut
             image = to_display(frame.image, reader.info.rotation)
             yield frame.index, _Frame(_work_copy(image), image), cut
 

@@ -60,7 +60,7 @@ class CameraMotion:
         self._window: np.ndarray | None = None
 
     def measure(self, image: np.ndarray) -> Shift:
-        """The shift of RGB ``image`` (H x W x 3) since the image measured before it."""
+        """The shift of ``image`` (RGB, H x W x 3, or grey, H x W) since the image measured before it."""
         height, width = image.shape[:2]
         scale = WORK_SIDE / max(height, width)
         size = (max(8, round(width * scale)), max(8, round(height * scale)))

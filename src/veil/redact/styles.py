@@ -1,12 +1,17 @@
-"""Covering regions of a frame. Each style is a small class with one ``apply``.
+"""Covering regions of a frame. Each style is a small class with one ``cover``.
 
-Styles work in place on an RGB ``uint8`` frame and take boxes in that frame's
-pixels. They know nothing of where the boxes came from.
+Styles work in place, on an RGB ``uint8`` frame (``apply``) or on the planes of a
+planar YUV one (``apply_planes``), and take boxes in the frame's pixels. They
+know nothing of where the boxes came from. Mosaic and blur average and smooth,
+which the affine RGB<->YUV conversion commutes with: covering each plane covers
+the picture as covering its RGB would, to within rounding.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -40,21 +45,54 @@ class Redactor(ABC):
 
     def apply(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Cover ``boxes`` (integer x1, y1, x2, y2) in ``frame`` in place; returns ``frame``."""
-        for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.int32).reshape(-1, 4):
+        self._cover_boxes(frame, np.asarray(boxes, dtype=np.int32).reshape(-1, 4), self.cover)
+        return frame
+
+    def apply_planes(
+        self,
+        planes: Sequence[np.ndarray],
+        boxes: np.ndarray,
+        planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]],
+    ) -> None:
+        """Cover ``boxes`` (integer x1, y1, x2, y2 in the first plane's pixels) in place on each plane of a
+        planar YUV picture. A subsampled plane gets the boxes scaled to its size and rounded outward, so
+        that every chroma sample a covered pixel uses is covered too. ``planar_colour`` turns an RGB
+        colour into the planes' (Y, U, V) values."""
+        boxes = np.asarray(boxes, dtype=np.int32).reshape(-1, 4)
+        full_height, full_width = planes[0].shape
+        for index, plane in enumerate(planes):
+            height, width = plane.shape
+            scaled = boxes
+            if (height, width) != (full_height, full_width):
+                scale = np.array([width / full_width, height / full_height] * 2)
+                scaled = np.concatenate([np.floor(boxes[:, :2] * scale[:2]), np.ceil(boxes[:, 2:] * scale[2:])], axis=1)
+                scaled = scaled.astype(np.int32)
+            self._cover_boxes(
+                plane, scaled, functools.partial(self.cover_plane, plane=index, planar_colour=planar_colour)
+            )
+
+    def _cover_boxes(self, picture: np.ndarray, boxes: np.ndarray, cover: Callable[[np.ndarray], np.ndarray]) -> None:
+        for x1, y1, x2, y2 in boxes:
             if x2 <= x1 or y2 <= y1:
                 continue
-            region = frame[y1:y2, x1:x2]
-            covered = self.cover(region)
+            region = picture[y1:y2, x1:x2]
+            covered = cover(region)
             if self.shape == "box":
                 region[...] = covered
             else:
                 mask = _ellipse_mask(region.shape[0], region.shape[1])
                 region[mask] = covered[mask]
-        return frame
 
     @abstractmethod
     def cover(self, region: np.ndarray) -> np.ndarray:
-        """The replacement pixels for one rectangular region."""
+        """The replacement pixels for one rectangular region (RGB, or one plane)."""
+
+    def cover_plane(
+        self, region: np.ndarray, plane: int, planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]]
+    ) -> np.ndarray:
+        """The replacement for a region of plane ``plane`` (0: Y, 1: U, 2: V): ``cover``'s, for a style
+        that only averages and smooths."""
+        return self.cover(region)
 
 
 def _ellipse_mask(height: int, width: int) -> np.ndarray:
@@ -134,6 +172,12 @@ class Solid(Redactor):
 
     def cover(self, region: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.color, region.shape)
+
+    def cover_plane(
+        self, region: np.ndarray, plane: int, planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]]
+    ) -> np.ndarray:
+        red, green, blue = (int(value) for value in self.color)
+        return np.full(region.shape, planar_colour((red, green, blue))[plane], np.uint8)
 
 
 STYLES: dict[str, type[Redactor]] = {"mosaic": Mosaic, "blur": Blur, "solid": Solid}
