@@ -33,7 +33,7 @@ def rewrite(source: Path, target: Path, settings: EncoderSettings = DEFAULT_SETT
     info = probe(source)
     with VideoReader(source, info) as reader, VideoWriter(target, info, settings) as writer:
         for frame in reader:
-            writer.write(frame.image, frame.pts)
+            writer.write(frame.to_rgb(), frame.pts)
     return info
 
 
@@ -91,7 +91,8 @@ def test_reader_yields_every_frame_with_its_pts_in_order(tmp_path):
         frames = list(reader)
     assert [f.index for f in frames] == list(range(20))
     assert [f.pts for f in frames] == frame_pts(20, NTSC, Fraction(1, 90_000), vfr=True)
-    assert frames[0].image.shape == (96, 160, 3) and frames[0].image.dtype == np.uint8
+    rgb = frames[0].to_rgb()
+    assert rgb.shape == (96, 160, 3) and rgb.dtype == np.uint8
     assert frames[3].timestamp_ms == pytest.approx(33 + 50 + 17)
 
 
@@ -177,7 +178,7 @@ def test_unchanged_frames_are_faithful(tmp_path):
     out = tmp_path / "out.mp4"
     rewrite(clip, out)
     with VideoReader(clip) as a, VideoReader(out) as b:
-        scores = [psnr(x.image, y.image) for x, y in zip(a, b, strict=True)]
+        scores = [psnr(x.to_rgb(), y.to_rgb()) for x, y in zip(a, b, strict=True)]
     assert min(scores) > 35, scores
     before, after = probe(clip), probe(out)
     assert (after.colorspace, after.color_range) == (before.colorspace, before.color_range) == (1, 1)
@@ -190,7 +191,7 @@ def test_full_range_source_keeps_range_and_colours(tmp_path):
     rewrite(clip, out)
     assert probe(out).color_range == 2
     with VideoReader(clip) as a, VideoReader(out) as b:
-        assert min(psnr(x.image, y.image) for x, y in zip(a, b, strict=True)) > 35
+        assert min(psnr(x.to_rgb(), y.to_rgb()) for x, y in zip(a, b, strict=True)) > 35
 
 
 @pytest.mark.parametrize(
@@ -216,7 +217,7 @@ def test_frames_go_to_the_encoder_as_decoded(tmp_path, size, codec, suffix, layo
             assert np.array_equal(x.yuv, y.yuv), "the planes as decoded"
             assert not np.array_equal(x.yuv, z.yuv), "through RGB they would not be"
             if layout == "yuv420p":
-                assert x.yuv.nbytes * 2 == x.image.nbytes
+                assert x.yuv.nbytes * 2 == x.to_rgb().nbytes
     assert_same_timing(clip, out)
 
 
@@ -228,11 +229,11 @@ def test_planes_are_views_of_the_frame_and_luma_is_full_range(tmp_path):
         frame = next(iter(reader))
     y, u, v = frame.planes
     assert y.shape == (180, 320) and u.shape == v.shape == (90, 160)
-    grey = frame.image.astype(float) @ [0.2126, 0.7152, 0.0722]  # BT.709 luma, as the clip is tagged
-    assert np.abs(frame.luma - grey).mean() < 1.5
+    grey = frame.to_rgb().astype(float) @ [0.2126, 0.7152, 0.0722]  # BT.709 luma, as the clip is tagged
+    assert np.abs(frame.grey() - grey).mean() < 1.5
     y[:] = 16
     u[:] = v[:] = 128
-    assert frame.image.max() <= 1, "black everywhere once the planes are"
+    assert frame.to_rgb().max() <= 1, "black everywhere once the planes are"
 
 
 # -- writer: audio ------------------------------------------------------------------------

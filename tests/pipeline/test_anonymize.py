@@ -32,7 +32,7 @@ def scene(size: tuple[int, int] = FACE_SCENE, frames: int = 12):  # type: ignore
 
 def decode(path: Path) -> list[tuple[float, np.ndarray]]:
     with VideoReader(path) as reader:
-        return [(frame.timestamp_ms, frame.image) for frame in reader]
+        return [(frame.timestamp_ms, frame.to_rgb()) for frame in reader]
 
 
 def audio_seconds(path: Path) -> list[float]:

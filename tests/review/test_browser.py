@@ -59,7 +59,7 @@ def page(server: VeilServer) -> Iterator[Any]:
 
 def frames_of(path: Path) -> list[np.ndarray]:
     with VideoReader(path) as reader:
-        return [frame.image.astype(np.int16) for frame in reader]
+        return [frame.to_rgb().astype(np.int16) for frame in reader]
 
 
 def change(original: list[np.ndarray], output: list[np.ndarray], box: tuple[float, float, float, float]) -> list[float]:

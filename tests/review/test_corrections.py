@@ -107,7 +107,7 @@ def test_corrections_round_trip_as_json() -> None:
 
 def decode(path: Path) -> list[np.ndarray]:
     with VideoReader(path) as reader:
-        return [frame.image.copy() for frame in reader]
+        return [frame.to_rgb() for frame in reader]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def single_pass_reference(folder: Path, vfr: bool = False, **options: object) ->
 
 def frames_of(path: Path) -> list[tuple[int, np.ndarray]]:
     with VideoReader(path) as reader:
-        return [(frame.pts, frame.image) for frame in reader]
+        return [(frame.pts, frame.to_rgb()) for frame in reader]
 
 
 def timestamps(path: Path) -> list[float]:

@@ -27,7 +27,7 @@ class VideoFrame:
     ``yuv`` holds the picture as veil codes it (``layout``): planar 8-bit YUV, ``(height * 3 // 2,
     width)`` for 4:2:0 (Y, then U and V, each a quarter of Y), ``(3, height, width)`` for 4:4:4,
     in stored orientation (not rotated). ``pts`` is in ``time_base`` units, exactly as the input
-    carries it. RGB (``image``) is made on request: most frames are never looked at, and a frame
+    carries it. RGB (``to_rgb``) is made on request: most frames are never looked at, and a frame
     held as YUV takes half the memory.
     """
 
@@ -54,8 +54,7 @@ class VideoFrame:
         v = flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2)
         return self.yuv[:height], u, v
 
-    @property
-    def image(self) -> np.ndarray:
+    def to_rgb(self) -> np.ndarray:
         """A new (height, width, 3) uint8 full-range RGB copy of the picture."""
         frame = av.VideoFrame.from_ndarray(self.yuv, format=self.layout.pix_fmt)
         return frame.to_ndarray(
@@ -65,8 +64,7 @@ class VideoFrame:
             dst_color_range=RANGE_JPEG,
         )
 
-    @property
-    def luma(self) -> np.ndarray:
+    def grey(self) -> np.ndarray:
         """The picture in grey, full range (0-255): the Y plane itself, or a stretched copy of a limited-range one."""
         luma = self.planes[0]
         return luma if self.layout.full_range else cv2.LUT(luma, _LIMITED_TO_FULL)

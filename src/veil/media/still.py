@@ -29,5 +29,5 @@ def frame_at(path: str | os.PathLike[str], timestamp_ms: float) -> np.ndarray:
                 f"input {{path}}: cannot seek to {timestamp_ms} ms: {{reason}}", path=path, reason=reason(error)
             ) from None
         for frame in reader._frames(reader._decode(), first_index=0, skip_before=target):
-            return to_display(frame.image, reader.info.rotation)
+            return to_display(frame.to_rgb(), reader.info.rotation)
     raise InputError(f"input {{path}} has no frame at {timestamp_ms} ms", path=path)

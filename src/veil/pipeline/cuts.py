@@ -16,4 +16,4 @@ def find_cuts(source: str | Path, settings: ScheduleSettings | None = None) -> l
     """The indices of the frames that start a new shot (the first frame is not a cut)."""
     schedule = LookSchedule(settings)
     with VideoReader(source) as reader:
-        return [frame.index for frame in reader if schedule.decide(frame.index, frame.luma).cut]
+        return [frame.index for frame in reader if schedule.decide(frame.index, frame.grey()).cut]

@@ -183,8 +183,8 @@ def _frames(
         if frame.index > end:
             return
         if frame.index >= start:
-            cut = schedule.decide(frame.index, frame.luma).cut
-            image = to_display(frame.image, reader.info.rotation)
+            cut = schedule.decide(frame.index, frame.grey()).cut
+            image = to_display(frame.to_rgb(), reader.info.rotation)
             yield frame.index, _Frame(_work_copy(image), image), cut
 
 

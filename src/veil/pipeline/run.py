@@ -192,7 +192,7 @@ class VideoRun:
         schedule = LookSchedule(self.options.schedule)
         for frame in decoded:
             with self.timer.measure("schedule"):
-                look = schedule.decide(frame.index, frame.luma)
+                look = schedule.decide(frame.index, frame.grey())
             found = self._detect(frame, look) if look.detect else None
             if self.segment.writes(frame.index):
                 self.detected_frames += look.detect
@@ -225,7 +225,7 @@ class VideoRun:
             waiting[frame.index] = frame
             # On the stored picture, as decoded: the shift is in the pixels of fusion's boxes.
             with self.timer.measure("motion"):
-                shift = motion.measure(frame.luma)
+                shift = motion.measure(frame.grey())
             glanced = () if look.close else glancers
             with self.timer.measure("track"):
                 ready = fusion.push(frame.index - offset, item.found, cut=look.cut, shift=shift, glanced=glanced)
@@ -236,7 +236,7 @@ class VideoRun:
         covered.close()
 
     def _detect(self, frame: VideoFrame, how: Look) -> Detections:
-        upright = to_display(frame.image, self.info.rotation)
+        upright = to_display(frame.to_rgb(), self.info.rotation)
         parts = []
         for detector in self.detectors:
             if isinstance(detector, Glancer) and not how.close:
@@ -303,7 +303,7 @@ class VideoRun:
         return np.concatenate(regions)
 
     def _save_png(self, folder: Path, frame: VideoFrame) -> None:
-        upright = to_display(frame.image, self.info.rotation)
+        upright = to_display(frame.to_rgb(), self.info.rotation)
         path = folder / f"{frame.index:06d}.png"
         if not cv2.imwrite(str(path), cv2.cvtColor(upright, cv2.COLOR_RGB2BGR)):
             raise OutputError(f"could not write frame image {path}")
