@@ -74,10 +74,11 @@ def count_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(container.streams.video[0]))
 
 
-def run_process(command: list[str]) -> tuple[float, float, str]:
-    """Run ``command``; return (wall seconds, peak RSS in MB, stdout). Raises on failure.
+def run_process(command: list[str]) -> tuple[float, float, float, str]:
+    """Run ``command``; return (wall seconds, CPU seconds, peak RSS in MB, stdout). Raises on failure.
 
-    Peak RSS is ru_maxrss from wait4: the largest of the process and the children it waited for.
+    From wait4: CPU is user plus system time of every thread of the process and of the children it
+    waited for; peak RSS is ru_maxrss, the largest of the process and those children.
     """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -90,7 +91,7 @@ def run_process(command: list[str]) -> tuple[float, float, str]:
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if child.returncode != 0:
         raise SystemExit(f"{command[0]} ... failed ({child.returncode}):\n{stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,6 +20,9 @@ Columns:
                   of N runs of the floor and of veil, run alternately (the JSON keeps every wall)
   veil/floor      floor wall s / veil wall s: the speed ratio (1 = as fast as a plain transcode);
                   likewise veil/deface
+  CPU s           user + system seconds of every thread of the process (wait4), median of the runs:
+                  the work done, which a busy shared machine disturbs far less than the wall clock;
+                  veil/floor CPU is their ratio
   TTFF s          time to first frame: from just before veil's process is started to the first call
                   of anonymize's progress callback (the first frame redacted and handed to the
                   encoder; fusion's look-ahead means about a dozen frames were detected by then);
@@ -180,17 +183,21 @@ def run_tool(tool: str, src: Path, folder: Path, size_in: int, options: dict) ->
     except (OSError, subprocess.CalledProcessError) as error:
         print(f"  {tool}: cannot run here ({error}); left out", flush=True)
         return None
-    wall, rss, stdout = run_process(command)
+    wall, cpu, rss, stdout = run_process(command)
     output = folder / f"{tool}.mp4"
     row = {
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
         "peak_rss_mb": round(rss, 1),
         "size_ratio": round(output.stat().st_size / size_in, 3),
         "frames_out": count_frames(output),
     }
     if tool == "veil":
         row.update(json.loads(stdout.strip().splitlines()[-1]))
-    print(f"  {tool:<15} {wall:7.1f} s  peak RSS {rss:7.1f} MB  {row['frames_out']} frames out", flush=True)
+    print(
+        f"  {tool:<15} {wall:7.1f} s  CPU {cpu:7.1f} s  peak RSS {rss:7.1f} MB  {row['frames_out']} frames out",
+        flush=True,
+    )
     return row
 
 
@@ -382,6 +389,7 @@ def run_clip(clip: Path, args: argparse.Namespace) -> dict:
         result["input_bytes"], result["tools"] = size_in, rows
         if "veil" in rows:
             result["veil_over_floor"] = _speed(rows, "floor")
+            result["veil_over_floor_cpu"] = round(rows["floor"]["cpu_s"] / rows["veil"]["cpu_s"], 3)
             result["veil_over_deface"] = _speed(rows, "deface")
             result["veil_over_deface_640x360"] = _speed(rows, "deface-640x360")
         reference = load_reference(clip, args.reference)
@@ -411,6 +419,8 @@ def timed_rows(src: Path, folder: Path, size_in: int, args: argparse.Namespace) 
         row = dict(kept[-1])
         row["walls_s"] = [r["wall_s"] for r in kept]
         row["wall_s"] = statistics.median(row["walls_s"])
+        row["cpus_s"] = [r["cpu_s"] for r in kept]
+        row["cpu_s"] = statistics.median(row["cpus_s"])
         if "ttff_s" in row:
             row["ttff_s"] = round(statistics.median(r["ttff_s"] for r in kept), 2)
         rows[tool] = row
@@ -432,9 +442,9 @@ def _cell(value: object, digits: int = 2) -> str:
 def print_speed(results: list[dict]) -> None:
     print(
         "\n| clip | size | frames | floor s | veil s | veil/floor | deface s | deface-640x360 s | veil/deface "
-        "| veil/deface-640x360 | TTFF s | peak RSS MB | out/in |"
+        "| veil/deface-640x360 | floor CPU s | veil CPU s | veil/floor CPU | TTFF s | peak RSS MB | out/in |"
     )
-    print("|" + "---|" * 13)
+    print("|" + "---|" * 16)
     for r in results:
         tools = r["tools"]
         wall = {t: tools[t]["wall_s"] if t in tools else None for t in TOOLS}
@@ -443,7 +453,8 @@ def print_speed(results: list[dict]) -> None:
             f"| {r['clip']} | {r['size'][0]}x{r['size'][1]} | {r['frames']} | {_cell(wall['floor'], 1)} "
             f"| {_cell(wall['veil'], 1)} | {_cell(r.get('veil_over_floor'), 3)} | {_cell(wall['deface'], 1)} "
             f"| {_cell(wall['deface-640x360'], 1)} | {_cell(r.get('veil_over_deface'), 3)} "
-            f"| {_cell(r.get('veil_over_deface_640x360'), 3)} | {_cell(veil.get('ttff_s'))} "
+            f"| {_cell(r.get('veil_over_deface_640x360'), 3)} | {_cell(tools.get('floor', {}).get('cpu_s'), 1)} "
+            f"| {_cell(veil.get('cpu_s'), 1)} | {_cell(r.get('veil_over_floor_cpu'), 3)} | {_cell(veil.get('ttff_s'))} "
             f"| {_cell(veil.get('peak_rss_mb'), 0)} | {_cell(veil.get('size_ratio'), 3)} |"
         )
 

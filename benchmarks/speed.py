@@ -157,7 +157,7 @@ def main() -> None:
         for name, (command, output) in tools(clip, Path(folder)).items():
             if name in args.skip:
                 continue
-            wall, rss, stdout = run_process(command)
+            wall, _, rss, stdout = run_process(command)
             row = {
                 "wall_s": round(wall, 2),
                 "fps": round(frames / wall, 2),
