@@ -18,6 +18,9 @@ import numpy as np
 
 from veil.redact.settings import Shape
 
+PlanarColour = Callable[[tuple[int, int, int]], tuple[int, int, int]]
+"""Turns an RGB colour into its (Y, U, V) values in the planes being covered."""
+
 
 def expand_boxes(boxes: np.ndarray, padding: float, min_size: float, frame_size: tuple[int, int]) -> np.ndarray:
     """Grow boxes by ``padding`` (a fraction of their size, on each side), to at
@@ -52,7 +55,7 @@ class Redactor(ABC):
         self,
         planes: Sequence[np.ndarray],
         boxes: np.ndarray,
-        planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]],
+        planar_colour: PlanarColour,
     ) -> None:
         """Cover ``boxes`` (integer x1, y1, x2, y2 in the first plane's pixels) in place on each plane of a
         planar YUV picture. A subsampled plane gets the boxes scaled to its size and rounded outward, so
@@ -92,11 +95,7 @@ class Redactor(ABC):
         when given (``region`` itself, to cover it in place)."""
 
     def cover_plane(
-        self,
-        region: np.ndarray,
-        plane: int,
-        planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]],
-        out: np.ndarray | None = None,
+        self, region: np.ndarray, plane: int, planar_colour: PlanarColour, out: np.ndarray | None = None
     ) -> np.ndarray:
         """The replacement for a region of plane ``plane`` (0: Y, 1: U, 2: V): ``cover``'s, for a style
         that only averages and smooths."""
@@ -182,11 +181,7 @@ class Solid(Redactor):
         return _filled(region, self.color, out)
 
     def cover_plane(
-        self,
-        region: np.ndarray,
-        plane: int,
-        planar_colour: Callable[[tuple[int, int, int]], tuple[int, int, int]],
-        out: np.ndarray | None = None,
+        self, region: np.ndarray, plane: int, planar_colour: PlanarColour, out: np.ndarray | None = None
     ) -> np.ndarray:
         red, green, blue = (int(value) for value in self.color)
         return _filled(region, planar_colour((red, green, blue))[plane], out)
