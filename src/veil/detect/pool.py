@@ -54,8 +54,6 @@ class DetectorPool:
         ONNX Runtime builds a session mostly outside the GIL: the face and plate sessions
         together took 0.16-0.21 s on two threads against 0.23 s one after the other, time
         every run waits before its first look."""
-        if len(settings.classes) == 1:
-            return [self.detector(settings, settings.classes[0])]
         with ThreadPoolExecutor(len(settings.classes), thread_name_prefix="veil-load") as loaders:
             return list(loaders.map(functools.partial(self.detector, settings), settings.classes))
 
