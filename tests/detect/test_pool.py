@@ -42,16 +42,3 @@ def test_a_detector_is_shared_by_settings_that_differ_only_for_other_classes(loa
     assert pool.detectors(DetectorSettings(plate_threshold=0.5))[0] is face
     assert pool.detector(DetectorSettings(face_threshold=0.3), "face") is not face
     assert loads == [("face", 0.1), ("plate", 0.5), ("face", 0.3)]
-
-
-def test_the_face_and_plate_models_load_at_the_same_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Building a session takes a run's first quarter second; the two models load side by side. Each
-    fake load waits for the other to start: loaded one after the other, the first would wait in vain."""
-    both_loading = threading.Barrier(2, timeout=5)
-
-    def build_detector(settings: DetectorSettings, class_name: str) -> str:
-        both_loading.wait()
-        return class_name
-
-    monkeypatch.setattr(veil.detect.factory, "build_detector", build_detector)
-    assert DetectorPool().detectors(DetectorSettings()) == ["face", "plate"], "in the settings' order"
