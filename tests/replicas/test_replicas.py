@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -59,12 +60,26 @@ def mid_frames(job: Job) -> bool:
     return job.detail == "running" and 0 < job.frames_done < (job.frames_total or FRAMES)
 
 
-def wait_all_finished(store: JobStore, count: int, prefix: str = "", timeout: float = 150) -> list[Job]:
+def wait_all_finished(
+    store: JobStore, count: int, prefix: str = "", timeout: float = 150, servers: Sequence[VeilServer] = ()
+) -> list[Job]:
+    """The jobs under ``prefix`` once ``count`` of them have ended; on a timeout, the failure shows each
+    job's row and each of ``servers``' log, with its threads' stacks if it still runs."""
+
     def finished() -> list[Job] | None:
         jobs = all_jobs(store, prefix)
         return jobs if len(jobs) >= count and all(job.state is not JobState.IN_PROGRESS for job in jobs) else None
 
-    return wait_for(finished, timeout, f"{count} jobs to finish", 0.3)
+    try:
+        return wait_for(finished, timeout, f"{count} jobs to finish", 0.3)
+    except AssertionError as timed_out:
+        rows = [
+            f"{job.source_key}: {job.detail}, attempt {job.attempts}, {job.frames_done}/{job.frames_total} frames, "
+            f"worker {job.worker_id}, message {job.message!r}"
+            for job in all_jobs(store, prefix)
+        ]
+        logs = [server.post_mortem() for server in servers]
+        raise AssertionError("\n".join([str(timed_out), *rows, *logs])) from None
 
 
 def assert_published_once_and_whole(
@@ -99,7 +114,7 @@ def test_a_replica_killed_mid_job_loses_nothing(
     wait_for(lambda: running_on(db, first), 90, "the first replica to be part-way through a job", 0.05)
     first.kill()
 
-    jobs = wait_all_finished(db, 6)
+    jobs = wait_all_finished(db, 6, servers=[second])
     assert sorted(job.source_key for job in jobs) == keys  # one job per object
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     (taken,) = [job for job in jobs if job.attempts == 2]  # the killed replica's job, taken over
@@ -126,7 +141,7 @@ def test_sigterm_hands_the_job_to_another_replica(
     first.process.send_signal(signal.SIGTERM)
     assert first.process.wait(30) == 0, first.output()
     assert time.monotonic() - asked < 2 + 1.5  # VEIL_STOP_GRACE_SECONDS=2
-    (job,) = wait_all_finished(db, 1)
+    (job,) = wait_all_finished(db, 1, servers=[second])
     assert (job.state, job.attempts) == (JobState.SUCCEEDED, 1)  # handed back, not counted as a failed attempt
     assert second.process is not None and f"-{second.process.pid}-" in (job.worker_id or "")
     assert second.stop(), second.output()
@@ -153,7 +168,7 @@ def test_the_same_object_announced_five_times_to_two_replicas_is_one_job(
     servers = cluster.servers
     answers = [servers[index % 2].api("POST", "/events/s3", json=event).json()["jobs"][0] for index in range(5)]
     assert len({answer["job_id"] for answer in answers}) == 1
-    (job,) = wait_all_finished(cluster.db, 1, "once/")
+    (job,) = wait_all_finished(cluster.db, 1, "once/", servers=servers)
     assert job.state is JobState.SUCCEEDED and job.job_id == answers[0]["job_id"]
     time.sleep(1)  # a few more polls of both watchers
     assert len(all_jobs(cluster.db, "once/")) == 1
@@ -172,7 +187,7 @@ def test_a_database_restart_mid_run_loses_no_job(
     postgres.stop()
     time.sleep(2)
     postgres.start()
-    jobs = wait_all_finished(cluster.db, 4, "db/")
+    jobs = wait_all_finished(cluster.db, 4, "db/", servers=cluster.servers)
     assert sorted(job.source_key for job in jobs) == keys
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     # The outage outlasts the 2 s lease: a job caught between its video and its detections cannot know it is
@@ -197,7 +212,7 @@ def test_an_unreachable_object_store_for_ten_seconds(cluster: Cluster, moto: str
     finally:
         cluster.store.restore()
     wait_for(lambda: all(server.api("GET", "/readyz").status_code == 200 for server in servers), 30, "ready again", 0.2)
-    jobs = wait_all_finished(cluster.db, 4, "net/")
+    jobs = wait_all_finished(cluster.db, 4, "net/", servers=servers)
     assert all(job.state is JobState.SUCCEEDED for job in jobs), [(job.source_key, job.message) for job in jobs]
     # A cut between a job's video and its detections.json hands the job back; its next attempt
     # publishes the video again, whole (each object appears atomically): nothing half-written.
@@ -208,7 +223,7 @@ def test_page_tokens_from_one_replica_work_on_another(cluster: Cluster, moto: st
     servers = cluster.servers
     clip = render_sample_clip(tmp_path / "face.mp4", seconds=0.4, size=(320, 180))
     upload(moto, cluster.buckets[0], ["faces/face.mp4"], clip)
-    (job,) = wait_all_finished(cluster.db, 1, "faces/")
+    (job,) = wait_all_finished(cluster.db, 1, "faces/", servers=servers)
     first, other = (server.rekognition() for server in servers)
     page = first.get_face_detection(JobId=job.job_id, MaxResults=1)
     rest = other.get_face_detection(JobId=job.job_id, MaxResults=1000, NextToken=page["NextToken"])

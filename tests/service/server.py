@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -53,9 +54,11 @@ class VeilServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> VeilServer:
+        # -X faulthandler: SIGABRT writes every thread's stack to the log (see post_mortem).
+        command = [sys.executable, "-X", "faulthandler", "-m", "veil", "serve", "--data-dir", str(self.data_dir)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "veil", "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                [*command, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -78,6 +81,16 @@ class VeilServer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def post_mortem(self, lines: int = 150) -> str:
+        """The end of the log; a process still running is stopped first with every thread's stack written
+        there, so that a test that timed out shows where the replica was stuck."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+        tail = "\n".join(self.output().splitlines()[-lines:])
+        return f"--- the last {lines} lines of {self.log} ---\n{tail}"
 
     def kill(self) -> None:
         assert self.process is not None
