@@ -141,7 +141,7 @@ def test_sigterm_hands_the_job_to_another_replica(
     first.process.send_signal(signal.SIGTERM)
     assert first.process.wait(30) == 0, first.output()
     assert time.monotonic() - asked < 2 + 1.5  # VEIL_STOP_GRACE_SECONDS=2
-    (job,) = wait_all_finished(db, 1, servers=[second])
+    (job,) = wait_all_finished(db, 1, servers=[second, first])
     assert (job.state, job.attempts) == (JobState.SUCCEEDED, 1)  # handed back, not counted as a failed attempt
     assert second.process is not None and f"-{second.process.pid}-" in (job.worker_id or "")
     assert second.stop(), second.output()
