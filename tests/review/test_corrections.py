@@ -14,6 +14,7 @@ from tests.media_factory import make_clip
 from veil.media import VideoReader
 from veil.pipeline import AnonymizeOptions
 from veil.pipeline.covers import render_covers
+from veil.records import Detections
 from veil.records.review import (
     CORRECTION_TRACK_BASE,
     Correction,
@@ -124,6 +125,38 @@ def test_rendering_the_first_runs_covers_gives_the_same_video(clip: Path, tmp_pa
     assert document["Faces"], "the sample clip's face was not found"
     render_covers(clip, tmp_path / "again.mp4", read_covers(document), options=options, detections=tmp_path / "a.json")
     assert (tmp_path / "again.mp4").read_bytes() == (tmp_path / "first.mp4").read_bytes()
+    assert json.loads((tmp_path / "a.json").read_text()) == document
+
+
+class HairlineDetector:
+    """Finds the same 72 small faces on every frame, each edge within 0.0003 px of a whole pixel.
+
+    The detections document keeps six decimals of the frame (0.0002 px of this
+    one), so such an edge can read back on the other side of its pixel.
+    """
+
+    class_name = "face"
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(3)
+        corners = np.array([(8 + 25 * column, 6 + 28 * row) for column in range(12) for row in range(6)], np.float32)
+        boxes = np.concatenate([corners, corners + 14], axis=1)
+        self.boxes = boxes + rng.uniform(-0.0003, 0.0003, boxes.shape).astype(np.float32)
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections(self.boxes, np.full(len(self.boxes), 0.9), np.full(len(self.boxes), "face"))
+
+
+def test_a_rerender_covers_the_same_pixels_where_box_edges_lie_a_hair_off_whole_pixels(
+    clip: Path, tmp_path: Path
+) -> None:
+    options = AnonymizeOptions.build(face_padding=0.0, min_box_size=0, detect_every=1)
+    first, again = tmp_path / "first.mp4", tmp_path / "again.mp4"
+    veil.anonymize(clip, first, options=options, detectors=[HairlineDetector()], detections_path=tmp_path / "d.json")
+    document = json.loads((tmp_path / "d.json").read_text())
+    assert len(document["Faces"]) == 72 * FRAMES
+    render_covers(clip, again, read_covers(document), options=options, detections=tmp_path / "a.json")
+    assert again.read_bytes() == first.read_bytes()
     assert json.loads((tmp_path / "a.json").read_text()) == document
 
 

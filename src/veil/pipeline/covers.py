@@ -24,7 +24,7 @@ from veil.pipeline.report import Report
 from veil.pipeline.run import NOT_LOOKED, Covered, Looked, ProgressCallback, RunOutputs, VideoRun
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel
-from veil.records import DetectionLog, Detections
+from veil.records import DetectionLog, Detections, pixels_of
 from veil.records.review import EXACT_CLASSES, Cover
 
 
@@ -63,9 +63,7 @@ class CoverRun(VideoRun):
         """The covers in stored pixels (the frame as decoded, before display rotation)."""
         if not covers:
             return Detections.empty()
-        width, height = self.info.display_size
-        fractions = np.array([cover.box for cover in covers], np.float32).reshape(-1, 4)
-        display = fractions * np.array([width, height, width, height], np.float32)
+        display = pixels_of(np.array([cover.box for cover in covers], np.float32), self.info.display_size)
         return Detections(
             boxes_to_stored(display, self.info.rotation, self.stored_size),
             np.array([cover.score for cover in covers], np.float32),

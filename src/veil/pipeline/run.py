@@ -43,7 +43,7 @@ from veil.pipeline.report import Report
 from veil.pipeline.schedule import Look, LookSchedule
 from veil.pipeline.segment import Segment
 from veil.pipeline.stages import Channel, StageGroup
-from veil.records import DetectionLog, Detections, VideoMetadata
+from veil.records import DetectionLog, Detections, VideoMetadata, as_recorded
 from veil.redact import Redactor, expand_boxes, make_redactor
 from veil.track import TemporalFusion
 
@@ -215,7 +215,7 @@ class VideoRun:
                     continue
                 # Fusion extends boxes in time (and trailing ones toward where they head);
                 # what reaches the log and the redactor is only what lies in the picture.
-                boxes = boxes.inside(*self.stored_size)
+                boxes = self._as_recorded(boxes.inside(*self.stored_size))
                 if log is not None:
                     self._log(log, frame, boxes)
                 covered.put((frame, boxes))
@@ -259,6 +259,12 @@ class VideoRun:
             boxes = boxes_to_stored(found.boxes, self.info.rotation, self.stored_size)
             parts.append(Detections(boxes, found.scores, found.classes))
         return Detections.merge(parts)
+
+    def _as_recorded(self, boxes: Detections) -> Detections:
+        """``boxes`` as the detections document records them: a re-render from it covers the same pixels."""
+        rotation, stored = self.info.rotation, self.stored_size
+        display = as_recorded(boxes_to_display(boxes.boxes, rotation, stored), display_size(stored, rotation))
+        return dataclasses.replace(boxes, boxes=boxes_to_stored(display, rotation, stored))
 
     def _log(self, log: DetectionLog, frame: VideoFrame, covered: Detections) -> None:
         upright = Detections(

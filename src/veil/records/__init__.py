@@ -10,10 +10,13 @@ from veil.records.documents import (
     DetectionLog,
     ProbedVideo,
     VideoMetadata,
+    as_recorded,
     bounding_box,
+    box_of,
     frame_records,
     label_of,
     merge_documents,
+    pixels_of,
 )
 
 __all__ = [
@@ -25,9 +28,12 @@ __all__ = [
     "Detections",
     "ProbedVideo",
     "VideoMetadata",
+    "as_recorded",
     "bounding_box",
+    "box_of",
     "check_class_names",
     "frame_records",
     "label_of",
     "merge_documents",
+    "pixels_of",
 ]

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+import numpy as np
 
 from veil.files import atomic_path
 from veil.records.detections import FACE, PLATE, Detections
@@ -50,6 +52,29 @@ def bounding_box(box: tuple[float, float, float, float], frame_size: tuple[int, 
         "Left": round(x1 / width, 6),
         "Top": round(y1 / height, 6),
     }
+
+
+def box_of(geometry: Mapping[str, float]) -> tuple[float, float, float, float]:
+    """The ``x1, y1, x2, y2`` fractions of the frame that a ``BoundingBox`` says."""
+    left, top = float(geometry["Left"]), float(geometry["Top"])
+    return (left, top, left + float(geometry["Width"]), top + float(geometry["Height"]))
+
+
+def pixels_of(fractions: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """``x1, y1, x2, y2`` fractions of a frame as float32 pixels of it."""
+    width, height = frame_size
+    return np.asarray(fractions, np.float32).reshape(-1, 4) * np.array([width, height, width, height], np.float32)
+
+
+def as_recorded(boxes: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """Pixel boxes moved to what a document records of them (six decimals of the frame), read back.
+
+    A run covers these rather than its own boxes, so that a re-render from its
+    document covers the very same pixels: an edge a ten-thousandth of a pixel
+    past a whole pixel would otherwise round the other way on one side.
+    """
+    recorded = [box_of(bounding_box(tuple(box), frame_size)) for box in np.asarray(boxes).reshape(-1, 4)]
+    return pixels_of(np.array(recorded, np.float32), frame_size)
 
 
 class ProbedVideo(Protocol):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from veil.records.detections import FACE, PLATE
-from veil.records.documents import CUSTOM_LABELS, FACES, PLATE_LABEL
+from veil.records.documents import CUSTOM_LABELS, FACES, PLATE_LABEL, box_of
 
 Box = tuple[float, float, float, float]
 REGION = "region"
@@ -120,11 +120,6 @@ class Correction:
 # -- reading a document -------------------------------------------------------------------------------------------
 
 
-def _box(geometry: Mapping[str, float]) -> Box:
-    left, top = float(geometry["Left"]), float(geometry["Top"])
-    return (left, top, left + float(geometry["Width"]), top + float(geometry["Height"]))
-
-
 def _cover(record: Mapping[str, Any]) -> Cover:
     if "Face" in record:
         body, class_name, geometry = record["Face"], FACE, record["Face"]["BoundingBox"]
@@ -135,7 +130,7 @@ def _cover(record: Mapping[str, Any]) -> Cover:
     return Cover(
         track_id=int(record.get("TrackId", -1)),
         class_name=class_name,
-        box=_box(geometry),
+        box=box_of(geometry),
         score=float(body.get("Confidence", 0.0)) / 100,
         seen=record.get("Source", "seen") == "seen",
     )
