@@ -50,8 +50,8 @@ def anonymize(
     output exists (or each keeps its old content).
 
     Long videos can be split into segments processed apart and joined without a
-    second encode (the same video as one pass): with ``segment_seconds``, or with
-    ``jobs`` above 1 (segments of ``duration / jobs``, at least
+    second encode (the same frames and covers as one pass): with
+    ``segment_seconds``, or with ``jobs`` above 1 (segments of ``duration / jobs``, at least
     :data:`~veil.parallel.plan.MIN_SEGMENT_SECONDS`). ``engine`` runs the
     segments: ``"local"`` or None (a pool of ``jobs`` processes; this process
     when ``jobs`` is 1) or an :class:`~veil.parallel.engines.Engine` that the
